@@ -1,0 +1,59 @@
+/*
+ * mail_params - the parameter catalog: every configuration parameter of the
+ * suite, with its type, default and bounds, bound to a global variable
+ * (var_<name>) that config_load() fills. Names are Postfix's for the MTA
+ * side and Dovecot's for the access side. One catalog for every daemon so
+ * "dovetail check" and "dovetail config" know all parameters.
+ */
+#ifndef MAIL_PARAMS_H
+#define MAIL_PARAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum param_type {
+	PARAM_STR,  /* char *; expanded */
+	PARAM_INT,  /* long long within [min, max] */
+	PARAM_BOOL, /* yes/no (also true/false, 1/0) */
+	PARAM_TIME, /* long long seconds; units s m h d w (Postfix) and
+		       "N secs/mins/hours/days/weeks" (Dovecot); unit is the
+		       default unit letter when the value has none */
+	PARAM_SIZE, /* long long bytes; plain number, or k/M/G suffix */
+};
+
+struct param_def {
+	const char *name;
+	enum param_type type;
+	const char *def; /* default as text, before expansion */
+	long long min, max;
+	void *var; /* char ** | long long * | bool * */
+	char unit; /* PARAM_TIME default unit: 's', 'm', 'h', 'd', 'w' */
+};
+
+extern const struct param_def mail_param_table[];
+extern const size_t mail_param_count;
+
+/* Looks up a definition by name; NULL if unknown. */
+const struct param_def *mail_param_find(const char *name);
+
+/* Foundation: paths, identity, logging, processes. */
+extern char *var_queue_directory;
+extern char *var_daemon_directory;
+extern char *var_command_directory;
+extern char *var_data_directory;
+extern char *var_mail_owner;
+extern char *var_syslog_name;
+extern char *var_maillog_file;
+extern char *var_myhostname;
+extern char *var_mydomain;
+extern char *var_myorigin;
+extern char *var_mydestination;
+extern char *var_inet_interfaces;
+extern long long var_max_use;
+extern long long var_max_idle;
+extern long long var_default_process_limit;
+extern long long var_service_throttle_time;
+extern long long var_daemon_shutdown_timeout;
+extern long long var_worker_threads;
+
+#endif
