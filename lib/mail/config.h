@@ -32,7 +32,12 @@ void config_report_log(const struct config_report *report);
  * to its default. daemon may be NULL (main.cf only); overrides may be NULL.
  * Returns 0, or -1 if report->n_errors > 0 (the catalog then holds defaults
  * for the bad parameters). A missing main.cf is an error; a missing
- * <daemon>.cf is not. */
+ * <daemon>.cf is not. daemon "master" (or any name not in
+ * config_daemon_names) reads main.cf only. Overrides are "name=value";
+ * their problems are reported as "master.cf -o:N: ..." where N is the
+ * 1-based index in overrides. A "$name" that names no parameter expands to
+ * nothing with a warning; names the admin defines in main.cf are warned
+ * about ("unknown parameter") but may still be referenced, as in Postfix. */
 int config_load(const char *config_dir, const char *daemon,
 		char *const *overrides, size_t n_overrides,
 		struct config_report *report);
@@ -45,6 +50,10 @@ const char *config_directory(void);
  * names). Unknown names in names are reported on stderr; returns -1 then. */
 int config_dump(FILE *out, bool non_default_only, char *const *names,
 		size_t n_names);
+/* The same, printing the expanded values (like "postconf -x"); config_dump
+ * prints the stored, unexpanded text (like plain "postconf"). */
+int config_dump_expanded(FILE *out, bool non_default_only,
+			 char *const *names, size_t n_names);
 
 /* Daemons that have their own file: "smtpd", "qmgr", ... */
 extern const char *const config_daemon_names[];

@@ -28,6 +28,11 @@ struct param_def {
 	long long min, max;
 	void *var; /* char ** | long long * | bool * */
 	char unit; /* PARAM_TIME default unit: 's', 'm', 'h', 'd', 'w' */
+	/* When non-NULL the default is computed at load time (def is then
+	 * only a description for humans, e.g. "(the host's FQDN)"). expand
+	 * returns the expanded value of another parameter, or NULL. Returns
+	 * allocated literal text (not expanded again). */
+	char *(*def_fn)(const char *(*expand)(const char *name));
 };
 
 extern const struct param_def mail_param_table[];
@@ -35,6 +40,10 @@ extern const size_t mail_param_count;
 
 /* Looks up a definition by name; NULL if unknown. */
 const struct param_def *mail_param_find(const char *name);
+/* The default text of def, allocated: def->def, or what def_fn computes
+ * (expand as for def_fn; NULL is allowed and means "no other values"). */
+char *mail_param_default(const struct param_def *def,
+			 const char *(*expand)(const char *name));
 
 /* Foundation: paths, identity, logging, processes. */
 extern char *var_queue_directory;
@@ -55,5 +64,9 @@ extern long long var_default_process_limit;
 extern long long var_service_throttle_time;
 extern long long var_daemon_shutdown_timeout;
 extern long long var_worker_threads;
+/* Dovecot's: stop the daemons' client sessions when master stops. */
+extern bool var_shutdown_clients;
+/* Limits. 0 = no limit (Postfix). */
+extern long long var_message_size_limit;
 
 #endif

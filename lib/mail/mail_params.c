@@ -1,0 +1,145 @@
+/*
+ * mail_params - the parameter catalog: one line per parameter, with its
+ * type, default text, bounds, global variable and (for times) default unit.
+ * Defaults are trusted (compiled in); the values config_load() stores come
+ * from root-owned files. Must not read files or log; the only system calls
+ * are gethostname()/getaddrinfo() for the computed myhostname default.
+ *
+ * Defaults worth knowing:
+ *   data_directory = $queue_directory/data (Postfix uses /var/lib/postfix;
+ *     we keep everything under the queue so a non-/usr prefix stays
+ *     self-contained).
+ *   myhostname: computed at load time: gethostname(), made fully qualified
+ *     through getaddrinfo(AI_CANONNAME) when it has no dot.
+ *   mydomain: computed at load time from the final myhostname: everything
+ *     after its first dot, or "localdomain" when it has none.
+ */
+#include <limits.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "dovetail_paths.h"
+#include "mail/mail_params.h"
+#include "util/xmem.h"
+
+char *var_queue_directory;
+char *var_daemon_directory;
+char *var_command_directory;
+char *var_data_directory;
+char *var_mail_owner;
+char *var_syslog_name;
+char *var_maillog_file;
+char *var_myhostname;
+char *var_mydomain;
+char *var_myorigin;
+char *var_mydestination;
+char *var_inet_interfaces;
+long long var_max_use;
+long long var_max_idle;
+long long var_default_process_limit;
+long long var_service_throttle_time;
+long long var_daemon_shutdown_timeout;
+long long var_worker_threads;
+bool var_shutdown_clients;
+long long var_message_size_limit;
+
+static char *
+mail_param_fqdn(const char *(*expand)(const char *name))
+{
+	char host[HOST_NAME_MAX + 1];
+	struct addrinfo hints, *res = NULL;
+	char *fqdn;
+
+	(void)expand;
+	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0')
+		return xstrdup("localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (strchr(host, '.') != NULL)
+		return xstrdup(host);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && strchr(res->ai_canonname, '.') != NULL)
+		fqdn = xstrdup(res->ai_canonname);
+	else
+		fqdn = xstrdup(host);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fqdn;
+}
+
+static char *
+mail_param_domain_of_host(const char *(*expand)(const char *name))
+{
+	const char *host = expand != NULL ? expand("myhostname") : NULL;
+	const char *dot = host != NULL ? strchr(host, '.') : NULL;
+
+	if (dot == NULL || dot[1] == '\0')
+		return xstrdup("localdomain");
+	return xstrdup(dot + 1);
+}
+
+/* clang-format off */
+#define STR(n, d) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, NULL }
+#define STR_FN(n, d, fn) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, fn }
+#define INT(n, d, lo, hi) { #n, PARAM_INT, d, lo, hi, &var_##n, 0, NULL }
+#define BOOL(n, d) { #n, PARAM_BOOL, d, 0, 1, &var_##n, 0, NULL }
+#define TIME(n, d, u, lo, hi) { #n, PARAM_TIME, d, lo, hi, &var_##n, u, NULL }
+#define SIZE(n, d, lo, hi) { #n, PARAM_SIZE, d, lo, hi, &var_##n, 0, NULL }
+
+#define DAY (24 * 3600LL)
+
+/* Keep sorted by area; one line per parameter. Bounds of TIME are seconds. */
+const struct param_def mail_param_table[] = {
+	/* paths */
+	STR(queue_directory, DOVETAIL_QUEUE_DIR),
+	STR(daemon_directory, DOVETAIL_DAEMON_DIR),
+	STR(command_directory, DOVETAIL_COMMAND_DIR),
+	STR(data_directory, "$queue_directory/data"),
+	/* identity and logging */
+	STR(mail_owner, "dovetail"),
+	STR(syslog_name, "dovetail"),
+	STR(maillog_file, ""),
+	STR_FN(myhostname, "(the host's fully qualified name)", mail_param_fqdn),
+	STR_FN(mydomain, "(myhostname without its first label)",
+	       mail_param_domain_of_host),
+	STR(myorigin, "$myhostname"),
+	STR(mydestination, "$myhostname, localhost.$mydomain, localhost"),
+	STR(inet_interfaces, "all"),
+	/* processes */
+	INT(max_use, "100", 1, 1000000000),
+	TIME(max_idle, "100s", 's', 1, 7 * DAY),
+	INT(default_process_limit, "0", 0, 10000),
+	TIME(service_throttle_time, "60s", 's', 1, DAY),
+	TIME(daemon_shutdown_timeout, "30s", 's', 1, DAY),
+	INT(worker_threads, "4", 1, 1024),
+	BOOL(shutdown_clients, "yes"),
+	/* limits */
+	SIZE(message_size_limit, "10240000", 0, 1LL << 40),
+};
+/* clang-format on */
+
+const size_t mail_param_count =
+    sizeof(mail_param_table) / sizeof(mail_param_table[0]);
+
+const struct param_def *
+mail_param_find(const char *name)
+{
+	for (size_t i = 0; i < mail_param_count; i++) {
+		if (strcmp(mail_param_table[i].name, name) == 0)
+			return &mail_param_table[i];
+	}
+	return NULL;
+}
+
+char *
+mail_param_default(const struct param_def *def,
+		   const char *(*expand)(const char *name))
+{
+	if (def->def_fn != NULL)
+		return def->def_fn(expand);
+	return xstrdup(def->def);
+}
