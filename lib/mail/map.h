@@ -13,6 +13,27 @@
  * becomes a bound parameter of a prepared statement, never text in the SQL.
  * map_lookup() may block (SQL); call it from a worker thread. A map handle
  * serialises its own lookups, so threads may share it.
+ *
+ * Per type (details at the top of each map_*.c):
+ * - sqlite/mysql files: Postfix sqlite_table(5)/mysql_table(5) parameters
+ *   (query, result_format, domain (names only), expansion_limit; sqlite:
+ *   dbpath; mysql: hosts, user, password, dbname, connect_timeout, timeout,
+ *   tls_*); an unknown parameter is an error at open. Postfix rules: a key
+ *   without "@" runs no query that uses %d, "@domain" none that uses %u
+ *   (both MAP_NOTFOUND); Dovecot expansions never suppress. With
+ *   MAP_FOLD_CASE the key is lower-cased before it is bound.
+ * - sqlite: the database is opened read-only at first use; a missing file
+ *   or a query that does not prepare fails map_check() and is MAP_TEMPFAIL
+ *   at lookup (never MAP_NOTFOUND).
+ * - mysql: hosts tried in the order listed; a lost connection is re-made
+ *   (next host first) and the lookup retried once; no host -> MAP_TEMPFAIL.
+ * - texthash: Postfix's format; a duplicate key is warned about (log) and
+ *   the first entry kept, as Postfix does.
+ * - passwd-file: a row with "user", "password" and the non-empty ones of
+ *   "uid", "gid", "gecos", "home", "shell", then extra fields by name; the
+ *   first line of a duplicated user wins (warning), as in Dovecot.
+ * - static: one row, one field named "", the value; "{...}" drops braces.
+ * Flat-file and static rows use the column name "".
  */
 #ifndef MAP_H
 #define MAP_H
@@ -44,20 +65,29 @@ struct map_row {
 struct map_result {
 	struct map_row *rows;
 	size_t n_rows;
+	char *joined; /* cache for map_result_value(); NULL until called */
 };
+
+/* Keys longer than this are never found (MAP_NOTFOUND, no query is run). */
+#define MAP_KEY_MAX 4096
 
 struct map;
 
 /* Opens "type:path"; reads and checks the file. NULL and *error_r ("file:
- * line: problem" where a line is known) on failure. A database is not
+ * line: problem" where a line is known; valid until the next map_open() in
+ * the same thread) on failure. A database is not
  * contacted at open; an unreachable one shows as MAP_TEMPFAIL later. */
 struct map *map_open(const char *spec, unsigned int flags,
 		     const char **error_r);
 void map_close(struct map **mapp);
 const char *map_spec(const struct map *map);
 
-/* Looks key up. On MAP_FOUND fills *result (free with map_result_free);
- * on MAP_TEMPFAIL sets *error_r (valid until the next call on this map). */
+/* Looks key up (lower-cased first with MAP_FOLD_CASE). On MAP_FOUND fills
+ * *result (free with map_result_free); otherwise *result is empty. On
+ * MAP_TEMPFAIL sets *error_r (valid until the next call on this map). SQL
+ * NULL columns are left out of a row; a row left empty is dropped, and no
+ * rows is MAP_NOTFOUND. With "expansion_limit = n" more than n rows is
+ * MAP_TEMPFAIL, as Postfix treats it as an error. */
 enum map_status map_lookup(struct map *map, const char *key,
 			   struct map_result *result, const char **error_r);
 void map_result_free(struct map_result *result);
