@@ -46,7 +46,10 @@ unsigned int event_io_get(const struct event_io *io);
 /* Removes and frees the watcher; safe from inside its own callback. */
 void event_io_del(struct event_io **iop);
 
-/* Calls cb after msecs, once or (repeat) every msecs. */
+/* Calls cb after msecs, once or (repeat) every msecs. A one-shot timer that
+ * has fired stays allocated (inactive) until event_timer_del() or
+ * event_loop_free(); event_timer_reset() arms it again. A timer added from
+ * a timer callback fires on a later iteration at the earliest. */
 struct event_timer *event_timer_add(struct event_loop *loop, unsigned int msecs,
 				    bool repeat, event_timer_cb *cb, void *ctx);
 /* Restarts the countdown from now (with the original interval). */

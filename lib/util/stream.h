@@ -47,7 +47,10 @@ typedef void stream_tls_cb(struct stream *s, bool ok, void *ctx);
  * bounds queued output. */
 struct stream *stream_new(struct event_loop *loop, int fd, size_t max_line,
 			  size_t max_output);
-/* Closes the fd, frees TLS state and buffers. Safe inside callbacks. */
+/* Closes the fd, frees TLS state and buffers. Safe inside callbacks.
+ * Queued output gets one non-blocking write attempt first (so a final
+ * reply, e.g. after STREAM_ERR_TIMEOUT, usually reaches the peer); to be
+ * sure it was sent, wait for the drain callback before freeing. */
 void stream_free(struct stream **sp);
 
 void stream_set_callbacks(struct stream *s, stream_read_cb *on_read,
@@ -61,7 +64,8 @@ void stream_set_timeout(struct stream *s, unsigned int msecs);
 void stream_pause_read(struct stream *s, bool pause);
 
 /* Returns 1 and a pointer to one line (terminator stripped, *len_r bytes,
- * NUL-terminated; valid until the next read call), 0 if no complete line is
+ * NUL-terminated; valid until the next read call or until control returns
+ * to the event loop), 0 if no complete line is
  * buffered, -1 on error (line too long, or EOF with a partial line).
  * *crlf_r (may be NULL) says whether the line ended in CRLF rather than a
  * bare LF; a bare CR inside the line is left in the data for the protocol
@@ -71,12 +75,18 @@ int stream_read_line(struct stream *s, const char **line_r, size_t *len_r,
 /* Up to max buffered bytes (for literals, BDAT chunks); 0 if none. The data
  * stays valid until the next read call. */
 size_t stream_read(struct stream *s, const char **data_r, size_t max);
+/* After stream_read_line() returned -1: STREAM_ERR_LINE_TOO_LONG (the
+ * stream can no longer read; reply and close) or STREAM_ERR_EOF (partial
+ * line at EOF); otherwise the error reported to the error callback, or
+ * STREAM_ERR_NONE. */
+enum stream_error stream_get_error(const struct stream *s);
 /* Bytes buffered and not yet consumed. */
 size_t stream_input_pending(const struct stream *s);
 /* True after the peer closed its side and the buffer is drained. */
 bool stream_eof(const struct stream *s);
 
-/* Queue output; -1 if the output limit would be exceeded. */
+/* Queue output; -1 if the output limit would be exceeded or the stream
+ * failed (after STREAM_ERR_TIMEOUT writing is still allowed). */
 int stream_write(struct stream *s, const void *data, size_t len);
 int stream_printf(struct stream *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
