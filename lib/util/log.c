@@ -19,6 +19,7 @@
 static char log_syslog_name[64] = "dovetail";
 static char log_daemon_name[64] = "dovetail";
 static char log_ident[130] = "dovetail/dovetail";
+static char log_ident_override[64];
 static bool log_to_stderr;
 static bool log_to_syslog = true;
 static bool log_syslog_open;
@@ -39,12 +40,23 @@ log_init(const char *syslog_name, const char *daemon_name)
 		log_copy_name(log_syslog_name, sizeof(log_syslog_name), syslog_name);
 	if (daemon_name != NULL)
 		log_copy_name(log_daemon_name, sizeof(log_daemon_name), daemon_name);
-	snprintf(log_ident, sizeof(log_ident), "%s/%s", log_syslog_name,
-		 log_daemon_name);
+	if (log_ident_override[0] != '\0')
+		snprintf(log_ident, sizeof(log_ident), "%s", log_ident_override);
+	else
+		snprintf(log_ident, sizeof(log_ident), "%s/%s", log_syslog_name,
+			 log_daemon_name);
 	if (log_syslog_open) {
 		closelog();
 		log_syslog_open = false;
 	}
+}
+
+void
+log_set_ident(const char *ident)
+{
+	log_copy_name(log_ident_override, sizeof(log_ident_override),
+		      ident != NULL ? ident : "");
+	log_init(NULL, NULL);
 }
 
 void

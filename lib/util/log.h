@@ -14,6 +14,11 @@
 
 /* Sets the names used in the prefix; may be called again after config load. */
 void log_init(const char *syslog_name, const char *daemon_name);
+/* Replaces the tag "syslog_name/daemon_name" with ident (NULL or ""
+ * restores it), e.g. "dovecot" so that tools reading Dovecot's log lines
+ * (fail2ban's dovecot filter) read the auth daemon's. A later log_init()
+ * keeps the replacement. */
+void log_set_ident(const char *ident);
 /* Also (or only) write to stderr. */
 void log_set_stderr(bool enable);
 /* Write to syslog (the default is on). */
