@@ -1,0 +1,200 @@
+/*
+ * dovetail_setup - "dovetail setup" (also run by "dovetail start"):
+ * creates the mail_owner system user, like Postfix's "postfix" user, and
+ * the instance's directories with their owners and modes, fixing those
+ * that drifted. The directories are one table so later work adds queue
+ * subdirectories in one place. Runs as root on the admin's configuration;
+ * never follows a symlink for a directory it changes and never deletes.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dovetail.h"
+#include "mail/mail_params.h"
+#include "util/log.h"
+#include "util/safe_file.h"
+#include "util/xmem.h"
+
+#define SETUP_USERADD "/usr/sbin/useradd"
+#define SETUP_NOLOGIN "/usr/sbin/nologin"
+
+enum setup_base {
+	SETUP_QUEUE, /* relative to queue_directory */
+	SETUP_DATA,  /* relative to data_directory */
+};
+
+enum setup_owner {
+	SETUP_ROOT,
+	SETUP_MAIL_OWNER,
+};
+
+struct setup_dir {
+	enum setup_base base;
+	const char *sub; /* "" = the base itself */
+	enum setup_owner owner;
+	mode_t mode;
+};
+
+static const struct setup_dir setup_dirs[] = {
+    {SETUP_QUEUE, "", SETUP_ROOT, 0755},
+    {SETUP_QUEUE, "pid", SETUP_ROOT, 0755},
+    /* master binds the private sockets here; only mail_owner's
+     * processes connect to them. */
+    {SETUP_QUEUE, "private", SETUP_MAIL_OWNER, 0700},
+    /* Later a postdrop-like group gets search access. */
+    {SETUP_QUEUE, "public", SETUP_MAIL_OWNER, 0710},
+    {SETUP_DATA, "", SETUP_MAIL_OWNER, 0700},
+};
+
+static int
+setup_useradd(const char *name)
+{
+	int wstatus;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		execl(SETUP_USERADD, "useradd", "--system", "--no-create-home",
+		      "--home-dir", var_queue_directory, "--shell",
+		      SETUP_NOLOGIN, "--user-group", "--comment",
+		      "Dovetail mail system", name, (char *)NULL);
+		dprintf(2, "dovetail: exec %s: %s\n", SETUP_USERADD,
+			strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &wstatus, 0) < 0) {
+		if (errno != EINTR) {
+			log_error("waitpid: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+		/* Another "dovetail setup" may have created it meanwhile. */
+		if (getpwnam(name) != NULL)
+			return 0;
+		log_error("%s %s failed", SETUP_USERADD, name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+setup_user(bool quiet, uid_t *uid_r, gid_t *gid_r)
+{
+	struct passwd *pw;
+
+	if (strchr(var_mail_owner, ':') != NULL || var_mail_owner[0] == '\0') {
+		log_error("mail_owner: \"%s\" is not a user name",
+			  var_mail_owner);
+		return -1;
+	}
+	pw = getpwnam(var_mail_owner);
+	if (pw == NULL) {
+		if (setup_useradd(var_mail_owner) < 0)
+			return -1;
+		pw = getpwnam(var_mail_owner);
+		if (pw == NULL) {
+			log_error("user %s: not found after useradd",
+				  var_mail_owner);
+			return -1;
+		}
+		log_info("created system user %s (uid %d)", var_mail_owner,
+			 (int)pw->pw_uid);
+	} else if (!quiet) {
+		log_info("user %s exists (uid %d)", var_mail_owner,
+			 (int)pw->pw_uid);
+	}
+	if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+		log_error("mail_owner %s: must not be root or in group root",
+			  var_mail_owner);
+		return -1;
+	}
+	*uid_r = pw->pw_uid;
+	*gid_r = pw->pw_gid;
+	return 0;
+}
+
+static int
+setup_one_dir(const struct setup_dir *d, uid_t owner_uid, gid_t owner_gid)
+{
+	const char *base =
+	    d->base == SETUP_QUEUE ? var_queue_directory : var_data_directory;
+	uid_t uid = d->owner == SETUP_ROOT ? 0 : owner_uid;
+	gid_t gid = d->owner == SETUP_ROOT ? 0 : owner_gid;
+	const char *error;
+	struct stat st;
+	char *path;
+	bool existed;
+	int ret = 0;
+
+	if (base[0] != '/') {
+		log_error("%s: must be an absolute path",
+			  d->base == SETUP_QUEUE ? "queue_directory"
+						 : "data_directory");
+		return -1;
+	}
+	path = d->sub[0] == '\0' ? xstrdup(base)
+				 : xasprintf("%s/%s", base, d->sub);
+	existed = lstat(path, &st) == 0;
+	if (existed && !S_ISDIR(st.st_mode)) {
+		log_error("%s: exists and is not a directory", path);
+		xfree(&path);
+		return -1;
+	}
+	if (existed && st.st_uid == uid && st.st_gid == gid &&
+	    (st.st_mode & 07777) == d->mode) {
+		xfree(&path);
+		return 0;
+	}
+	if (safe_mkdir_p(path, d->mode, uid, gid, &error) < 0) {
+		log_error("%s", error);
+		ret = -1;
+	} else if (!existed) {
+		log_info("created %s (mode %04o)", path, (unsigned int)d->mode);
+	} else {
+		log_info("fixed owner/mode of %s (mode %04o)", path,
+			 (unsigned int)d->mode);
+	}
+	xfree(&path);
+	return ret;
+}
+
+int
+dovetail_setup_run(bool quiet)
+{
+	uid_t uid;
+	gid_t gid;
+	int ret = 0;
+
+	if (geteuid() != 0) {
+		log_error("setup: must be run as root");
+		return -1;
+	}
+	if (setup_user(quiet, &uid, &gid) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(setup_dirs) / sizeof(setup_dirs[0]);
+	     i++) {
+		if (setup_one_dir(&setup_dirs[i], uid, gid) < 0)
+			ret = -1;
+	}
+	return ret;
+}
+
+int
+dovetail_cmd_setup(int argc, char **argv)
+{
+	if (dovetail_getopt(argc, argv, NULL, NULL, NULL) != argc)
+		return 2;
+	if (dovetail_load_main() < 0)
+		return 1;
+	return dovetail_setup_run(false) < 0 ? 1 : 0;
+}
