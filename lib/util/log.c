@@ -114,7 +114,7 @@ log_set_fatal_hook(void (*hook)(void))
 }
 
 /* Formats prefix + message with control characters made visible. */
-static void
+static void __attribute__((format(printf, 4, 0)))
 log_format(char *out, size_t size, const char *prefix, const char *fmt,
 	   va_list ap)
 {
@@ -135,7 +135,7 @@ log_format(char *out, size_t size, const char *prefix, const char *fmt,
 	out[o] = '\0';
 }
 
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_emit(int priority, const char *prefix, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX + 64];
