@@ -42,6 +42,14 @@ static const struct dovetail_cmd dovetail_cmds[] = {
      "[-n] [name...] print parameters (-n: only non-default ones)"},
     {"setup", dovetail_cmd_setup,
      "           create the mail_owner user and the directories"},
+    {"domain", dovetail_cmd_domain,
+     "add|del [-f]|list DOMAIN   virtual domains (--map TYPE:PATH)"},
+    {"user", dovetail_cmd_user,
+     "add|del|list|passwd ...      mailbox users (--map TYPE:PATH)"},
+    {"alias", dovetail_cmd_alias,
+     "add|del|list ...            aliases (--map TYPE:PATH)"},
+    {"pw", dovetail_cmd_pw,
+     "[-l] [-s SCHEME] [-r ROUNDS] [-p PASSWORD] [-t HASH] hash a password"},
 };
 
 static void __attribute__((noreturn)) dovetail_usage(FILE *out, int status)

@@ -39,6 +39,11 @@ int dovetail_cmd_status(int argc, char **argv);
 int dovetail_cmd_check(int argc, char **argv);
 int dovetail_cmd_config(int argc, char **argv);
 int dovetail_cmd_setup(int argc, char **argv);
+/* dovetail_accounts.c, dovetail_pw.c: the account commands. */
+int dovetail_cmd_domain(int argc, char **argv);
+int dovetail_cmd_user(int argc, char **argv);
+int dovetail_cmd_alias(int argc, char **argv);
+int dovetail_cmd_pw(int argc, char **argv);
 
 /* dovetail_setup.c: creates mail_owner and the directories (with the
  * catalog loaded). quiet: report only what was changed or failed. */

@@ -29,6 +29,16 @@ if [ ! -e "$policy" ]; then
 	own_policy=yes
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix: preseed debconf so the package installs unconfigured (no
+# /etc/postfix/main.cf written for a system mailer); the tests run private
+# instances with their own config directories. Only when postfix is about
+# to be installed.
+case " $missing " in
+*" postfix "*)
+	echo "postfix postfix/main_mailer_type select No configuration" |
+		debconf-set-selections
+	;;
+esac
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing

@@ -82,6 +82,24 @@ mail_param_domain_of_host(const char *(*expand)(const char *name))
 	return xstrdup(dot + 1);
 }
 
+char *var_auth_mechanisms;
+bool var_disable_plaintext_auth;
+char *var_auth_allow_cleartext;
+long long var_auth_cache_size;
+long long var_auth_cache_ttl;
+long long var_auth_cache_negative_ttl;
+long long var_auth_failure_delay;
+char *var_auth_username_format;
+char *var_auth_username_chars;
+char *var_auth_default_realm;
+bool var_auth_verbose;
+bool var_auth_debug;
+char *var_passdb;
+char *var_userdb;
+char *var_default_pass_scheme;
+char *var_auth_syslog_name;
+char *var_virtual_mailbox_domains;
+char *var_virtual_alias_maps;
 /* clang-format off */
 #define STR(n, d) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, NULL }
 #define STR_FN(n, d, fn) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, fn }
@@ -119,6 +137,34 @@ const struct param_def mail_param_table[] = {
 	BOOL(shutdown_clients, "yes"),
 	/* limits */
 	SIZE(message_size_limit, "10240000", 0, 1LL << 40),
+	/* auth daemon: Dovecot's names and defaults. passdb/userdb are
+	 * comma-separated lists tried in order ("passwd" = system users).
+	 * auth_allow_cleartext (Dovecot 2.4) overrides
+	 * disable_plaintext_auth when set. default_pass_scheme: CRYPT, the
+	 * default of Dovecot's passwd-file and 2.4 (2.3's SQL driver said
+	 * MD5, i.e. MD5-CRYPT, which CRYPT verifies too). auth_syslog_name:
+	 * the syslog tag of auth. Default "dovecot", as Dovecot tags its
+	 * auth lines, so fail2ban's stock dovecot filter (whose daemon
+	 * pattern is dovecot|dovecot-auth|auth) keeps banning after a
+	 * migration; "" = $syslog_name/auth like the other daemons. */
+	STR(auth_mechanisms, "plain login"),
+	BOOL(disable_plaintext_auth, "yes"),
+	STR(auth_allow_cleartext, ""),
+	SIZE(auth_cache_size, "0", 0, 1024LL * 1024 * 1024),
+	TIME(auth_cache_ttl, "1h", 's', 0, 30 * DAY),
+	TIME(auth_cache_negative_ttl, "1h", 's', 0, 30 * DAY),
+	TIME(auth_failure_delay, "2s", 's', 0, 3600),
+	STR(auth_username_format, "%Lu"),
+	STR(auth_username_chars, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@"),
+	STR(auth_default_realm, ""),
+	BOOL(auth_verbose, "no"),
+	BOOL(auth_debug, "no"),
+	STR(passdb, "passwd"),
+	STR(userdb, "passwd"),
+	STR(default_pass_scheme, "CRYPT"),
+	STR(auth_syslog_name, "dovecot"),
+	STR(virtual_mailbox_domains, ""),
+	STR(virtual_alias_maps, ""),
 };
 /* clang-format on */
 

@@ -69,4 +69,23 @@ extern bool var_shutdown_clients;
 /* Limits. 0 = no limit (Postfix). */
 extern long long var_message_size_limit;
 
+/* auth daemon (Dovecot's names). */
+extern char *var_auth_mechanisms;
+extern bool var_disable_plaintext_auth;
+extern char *var_auth_allow_cleartext;
+extern long long var_auth_cache_size;
+extern long long var_auth_cache_ttl;
+extern long long var_auth_cache_negative_ttl;
+extern long long var_auth_failure_delay;
+extern char *var_auth_username_format;
+extern char *var_auth_username_chars;
+extern char *var_auth_default_realm;
+extern bool var_auth_verbose;
+extern bool var_auth_debug;
+extern char *var_passdb;
+extern char *var_userdb;
+extern char *var_default_pass_scheme;
+extern char *var_auth_syslog_name;
+extern char *var_virtual_mailbox_domains;
+extern char *var_virtual_alias_maps;
 #endif

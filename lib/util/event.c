@@ -364,7 +364,8 @@ event_loop_run_once(struct event_loop *loop, int timeout_ms)
 	loop->now = event_clock_ms();
 	event_run_defers(loop);
 
-	if (loop->defer_head != NULL)
+	/* A deferred call may have stopped the loop: do not sleep first. */
+	if (loop->defer_head != NULL || loop->stop)
 		timeout_ms = 0;
 	if (loop->heap_count > 0 && timeout_ms != 0) {
 		uint64_t when = loop->heap[0]->when;

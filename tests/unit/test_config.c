@@ -307,28 +307,41 @@ test_sample_files_load_cleanly(void **state)
 	free(dir);
 }
 
-/* Every parameter in the catalog is documented in the sample main.cf. */
+/* Every parameter in the catalog is documented in the sample main.cf or in
+ * the sample file of the daemon that uses it (auth.cf, smtpd.cf, ...). */
 static void
-test_sample_main_cf_documents_every_parameter(void **state)
+test_samples_document_every_parameter(void **state)
 {
 	const char *src = getenv("DOVETAIL_SOURCE_DIR");
-	char *path, *text;
+	char *path, *text, *all;
 
 	(void)state;
 	if (src == NULL)
 		src = SOURCE_DIR;
 	path = xasprintf("%s/conf/main.cf", src);
-	text = read_text(path);
+	all = read_text(path);
+	free(path);
+	for (size_t d = 0; config_daemon_names[d] != NULL; d++) {
+		char *joined;
+
+		path = xasprintf("%s/conf/%s.cf", src, config_daemon_names[d]);
+		text = read_text(path);
+		joined = xasprintf("%s\n%s", all, text);
+		free(all);
+		free(text);
+		free(path);
+		all = joined;
+	}
 	for (size_t i = 0; i < mail_param_count; i++) {
 		char *needle = xasprintf("\n#%s =", mail_param_table[i].name);
 
-		if (strstr(text, needle) == NULL)
-			fail_msg("%s is not in %s", mail_param_table[i].name,
-				 path);
+		if (strstr(all, needle) == NULL)
+			fail_msg("%s is not documented in conf/main.cf nor in "
+				 "a daemon's conf/*.cf",
+				 mail_param_table[i].name);
 		free(needle);
 	}
-	free(text);
-	free(path);
+	free(all);
 }
 
 int
@@ -353,7 +366,7 @@ main(void)
 	tests[n_cases + 2] =
 	    (struct CMUnitTest)cmocka_unit_test(test_sample_files_load_cleanly);
 	tests[n_cases + 3] = (struct CMUnitTest)cmocka_unit_test(
-	    test_sample_main_cf_documents_every_parameter);
+	    test_samples_document_every_parameter);
 	return _cmocka_run_group_tests("test_config", tests, n_cases + 4, NULL,
 				       NULL);
 }

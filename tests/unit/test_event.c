@@ -412,11 +412,43 @@ test_watcher_with_no_events_is_not_reported_hangup(void **state)
 	event_loop_free(&loop);
 }
 
+static void
+stop_from_defer(void *ctx)
+{
+	event_loop_stop(ctx);
+}
+
+static void
+never_fires(void *ctx)
+{
+	(void)ctx;
+	fail_msg("the loop slept on a timer after being stopped");
+}
+
+/* A deferred call that stops the loop makes event_loop_run() return at
+ * once, not after the next event (here a timer an hour away). */
+static void
+test_stop_from_deferred_call_returns_at_once(void **state)
+{
+	struct event_loop *loop = event_loop_new();
+	struct event_timer *t;
+
+	(void)state;
+	t = event_timer_add(loop, 3600 * 1000, false, never_fires, NULL);
+	event_defer(loop, stop_from_defer, loop);
+	alarm(5);
+	event_loop_run(loop);
+	alarm(0);
+	event_timer_del(&t);
+	event_loop_free(&loop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_timers_fire_in_order_of_deadline),
+	    cmocka_unit_test(test_stop_from_deferred_call_returns_at_once),
 	    cmocka_unit_test(
 		test_repeat_timer_repeats_until_deleted_in_own_callback),
 	    cmocka_unit_test(
