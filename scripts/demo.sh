@@ -90,12 +90,15 @@ fi
 : >"$etc/master.cf"
 ports=""
 svc() { # service type private unpriv chroot wakeup maxproc command [args]
-	printf '%-12s %-5s %-7s %-7s %-7s %-7s %-7s %s\n' "$@" >>"$etc/master.cf"
+	printf '%-12s %-5s %-7s %-7s %-7s %-7s %-7s' "$1" "$2" "$3" "$4" "$5" \
+		"$6" "$7" >>"$etc/master.cf"
+	shift 7
+	echo " $*" >>"$etc/master.cf"
 }
 have() { [ -x "$bin/$1" ]; }
 if have auth; then
 	svc auth unix - - n - 1 auth
-	svc auth-userdb unix - - n - 1 auth -o auth_socket_kind=userdb
+	svc auth-userdb unix - - n - 1 auth userdb
 	ports="$ports\n  auth socket     $demo/spool/private/auth (Dovecot auth protocol)"
 fi
 if have smtpd; then
