@@ -20,6 +20,26 @@ dovetail_require(SQLITE "sqlite3" libsqlite3-dev)
 dovetail_require(MARIADB "libmariadb" libmariadb-dev)
 dovetail_require(LIBCRYPT "libxcrypt" libcrypt-dev)
 dovetail_require(SODIUM "libsodium" libsodium-dev)
+# libunbound: its .pc file lists libevent as a private requirement, and
+# Debian 12's libunbound-dev does not pull in libevent-dev, so pkg-config
+# may fail although the header and library are there; then find them
+# directly. Either way the target is PkgConfig::UNBOUND.
+pkg_check_modules(UNBOUND QUIET IMPORTED_TARGET GLOBAL libunbound)
+if(NOT UNBOUND_FOUND)
+	find_path(UNBOUND_INCLUDE_DIR unbound.h)
+	find_library(UNBOUND_LIBRARY unbound)
+	if(NOT UNBOUND_INCLUDE_DIR OR NOT UNBOUND_LIBRARY)
+		message(FATAL_ERROR
+			"libunbound not found: apt-get install libunbound-dev")
+	endif()
+	add_library(PkgConfig::UNBOUND UNKNOWN IMPORTED GLOBAL)
+	set_target_properties(PkgConfig::UNBOUND PROPERTIES
+		IMPORTED_LOCATION "${UNBOUND_LIBRARY}"
+		INTERFACE_INCLUDE_DIRECTORIES "${UNBOUND_INCLUDE_DIR}")
+	message(STATUS "Found libunbound ${UNBOUND_LIBRARY}")
+else()
+	message(STATUS "Found libunbound ${UNBOUND_VERSION}")
+endif()
 if(DOVETAIL_TESTS)
 	dovetail_require(CMOCKA "cmocka" libcmocka-dev)
 endif()
