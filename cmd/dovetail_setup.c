@@ -46,8 +46,17 @@ static const struct setup_dir setup_dirs[] = {
     /* master binds the private sockets here; only mail_owner's
      * processes connect to them. */
     {SETUP_QUEUE, "private", SETUP_MAIL_OWNER, 0700},
-    /* Later a postdrop-like group gets search access. */
-    {SETUP_QUEUE, "public", SETUP_MAIL_OWNER, 0710},
+    /* Local users reach public/submit (sendmail) and public/qmgr: search
+     * access for all, no listing. smtpd identifies them by SO_PEERCRED. */
+    {SETUP_QUEUE, "public", SETUP_MAIL_OWNER, 0711},
+    /* The mail queue (lib/mail/queue_file.h): only mail_owner's
+     * processes (smtpd, qmgr, smtp) read or write it. */
+    {SETUP_QUEUE, "incoming", SETUP_MAIL_OWNER, 0700},
+    {SETUP_QUEUE, "active", SETUP_MAIL_OWNER, 0700},
+    {SETUP_QUEUE, "deferred", SETUP_MAIL_OWNER, 0700},
+    {SETUP_QUEUE, "hold", SETUP_MAIL_OWNER, 0700},
+    {SETUP_QUEUE, "corrupt", SETUP_MAIL_OWNER, 0700},
+    {SETUP_QUEUE, "maildrop", SETUP_MAIL_OWNER, 0700},
     {SETUP_DATA, "", SETUP_MAIL_OWNER, 0700},
 };
 

@@ -98,6 +98,21 @@ char *var_passdb;
 char *var_userdb;
 char *var_default_pass_scheme;
 char *var_auth_syslog_name;
+/* issue 4: queue, qmgr, smtp (LMTP), sendmail */
+long long var_queue_run_delay;
+long long var_minimal_backoff_time;
+long long var_maximal_backoff_time;
+long long var_maximal_queue_lifetime;
+char *var_default_transport;
+char *var_virtual_transport;
+char *var_local_transport;
+char *var_transport_maps;
+long long var_default_destination_concurrency_limit;
+long long var_qmgr_message_active_limit;
+long long var_lmtp_connect_timeout;
+long long var_lmtp_data_done_timeout;
+long long var_lmtp_cmd_timeout;
+char *var_lmtp_lhlo_name;
 char *var_virtual_mailbox_domains;
 char *var_virtual_alias_maps;
 /* clang-format off */
@@ -163,6 +178,23 @@ const struct param_def mail_param_table[] = {
 	STR(userdb, "passwd"),
 	STR(default_pass_scheme, "CRYPT"),
 	STR(auth_syslog_name, "dovecot"),
+	/* issue 4: queue, qmgr, smtp (LMTP), sendmail. Postfix's names and
+	 * defaults; the transports name lmtpd's socket (relative paths are
+	 * relative to queue_directory, as in Postfix). */
+	TIME(queue_run_delay, "300s", 's', 1, DAY),
+	TIME(minimal_backoff_time, "300s", 's', 1, 30 * DAY),
+	TIME(maximal_backoff_time, "4000s", 's', 1, 30 * DAY),
+	TIME(maximal_queue_lifetime, "5d", 'd', 0, 100 * DAY),
+	STR(default_transport, "smtp"),
+	STR(virtual_transport, "lmtp:unix:private/dovetail-lmtp"),
+	STR(local_transport, "lmtp:unix:private/dovetail-lmtp"),
+	STR(transport_maps, ""),
+	INT(default_destination_concurrency_limit, "20", 1, 10000),
+	INT(qmgr_message_active_limit, "20000", 1, 10000000),
+	TIME(lmtp_connect_timeout, "30s", 's', 0, 3600),
+	TIME(lmtp_data_done_timeout, "600s", 's', 1, DAY),
+	TIME(lmtp_cmd_timeout, "300s", 's', 1, DAY),
+	STR(lmtp_lhlo_name, "$myhostname"),
 	STR(virtual_mailbox_domains, ""),
 	STR(virtual_alias_maps, ""),
 };

@@ -86,6 +86,21 @@ extern char *var_passdb;
 extern char *var_userdb;
 extern char *var_default_pass_scheme;
 extern char *var_auth_syslog_name;
+/* issue 4: queue, qmgr, smtp (LMTP), sendmail (Postfix's names). */
+extern long long var_queue_run_delay;
+extern long long var_minimal_backoff_time;
+extern long long var_maximal_backoff_time;
+extern long long var_maximal_queue_lifetime;
+extern char *var_default_transport;
+extern char *var_virtual_transport;
+extern char *var_local_transport;
+extern char *var_transport_maps;
+extern long long var_default_destination_concurrency_limit;
+extern long long var_qmgr_message_active_limit;
+extern long long var_lmtp_connect_timeout;
+extern long long var_lmtp_data_done_timeout;
+extern long long var_lmtp_cmd_timeout;
+extern char *var_lmtp_lhlo_name;
 extern char *var_virtual_mailbox_domains;
 extern char *var_virtual_alias_maps;
 #endif

@@ -1,0 +1,262 @@
+/*
+ * smtp - delivery agent daemon (LMTP mode). A LISTENER on
+ * private/<service> (master.cf "lmtp unix ... smtp") that takes one
+ * deliver_proto request at a time per qmgr connection, runs the LMTP
+ * session on a worker thread and answers with the per-recipient status,
+ * logging one Postfix line per recipient. Requests come from qmgr (a
+ * trusted peer, but still strictly decoded: a malformed frame closes the
+ * connection); LMTP replies from the server are untrusted (lmtp_client.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "server/worker.h"
+#include "mail/deliver_proto.h"
+#include "mail/mail_params.h"
+#include "mail/queue_file.h"
+#include "smtp.h"
+#include "util/event.h"
+#include "util/log.h"
+#include "util/stream.h"
+#include "util/strbuf.h"
+#include "util/xmem.h"
+
+struct smtp_conn {
+	struct stream *stream;
+	struct strbuf in;
+	struct smtp_delivery *busy; /* a delivery on a worker thread */
+	bool closing;
+};
+
+static void smtp_conn_read(struct stream *s, void *ctx);
+
+static void
+smtp_conn_free(struct smtp_conn *conn)
+{
+	if (conn->busy != NULL) {
+		/* The worker still owns the delivery; free when it reports. */
+		conn->closing = true;
+		stream_free(&conn->stream);
+		return;
+	}
+	stream_free(&conn->stream);
+	strbuf_release(&conn->in);
+	free(conn);
+	server_client_done();
+}
+
+static void
+smtp_conn_error(struct stream *s, enum stream_error err, void *ctx)
+{
+	(void)s;
+	(void)err;
+	smtp_conn_free(ctx);
+}
+
+/* Seconds as Postfix prints delays: two decimals, trailing zeros cut
+ * ("0", "0.5", "1.25"). */
+static const char *
+smtp_secs(char *buf, size_t size, uint64_t us)
+{
+	size_t len;
+
+	snprintf(buf, size, "%.2f", (double)us / 1e6);
+	len = strlen(buf);
+	while (len > 0 && buf[len - 1] == '0')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '.')
+		buf[--len] = '\0';
+	return buf;
+}
+
+static uint64_t
+smtp_parse_time_us(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	return v > 0 ? (uint64_t)(v * 1e6) : 0;
+}
+
+/* One line per recipient, as Postfix's lmtp writes it. */
+static void
+smtp_log_delivery(const struct smtp_delivery *d)
+{
+	const struct deliver_request *req = d->req;
+	uint64_t arrival = req->arrival_us;
+	char t[5][32];
+	uint64_t active = smtp_parse_time_us(req->active_time);
+
+	if (active < arrival)
+		active = arrival;
+	for (unsigned int i = 0; i < d->reply.count; i++) {
+		const struct deliver_result *r = &d->reply.results[i];
+		const char *status = r->action == DELIVER_SENT ? "sent"
+				     : r->action == DELIVER_BOUNCED
+					 ? "bounced"
+					 : "deferred";
+
+		log_info("%s: to=<%s>, relay=%s, delay=%s, "
+			 "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
+			 req->queue_id, req->rcpts[i].address, r->relay,
+			 smtp_secs(t[0], 32, d->done_us - arrival),
+			 smtp_secs(t[1], 32, active - arrival),
+			 smtp_secs(t[2], 32,
+				   d->received_us > active
+				       ? d->received_us - active
+				       : 0),
+			 smtp_secs(t[3], 32, d->connected_us - d->received_us),
+			 smtp_secs(t[4], 32, d->done_us - d->connected_us),
+			 r->dsn, status, r->text);
+	}
+}
+
+struct smtp_job {
+	struct smtp_delivery d;
+	struct smtp_conn *conn;
+};
+
+static void
+smtp_job_run(void *job)
+{
+	struct smtp_job *j = job;
+
+	lmtp_deliver(&j->d);
+}
+
+static void
+smtp_delivery_free(struct smtp_delivery *d)
+{
+	deliver_request_free(&d->req);
+	for (unsigned int i = 0; i < d->reply.count; i++) {
+		free(d->reply.results[i].dsn);
+		free(d->reply.results[i].relay);
+		free(d->reply.results[i].text);
+	}
+	free(d->reply.results);
+}
+
+static void
+smtp_job_done(void *job)
+{
+	struct smtp_job *j = job;
+	struct smtp_conn *conn = j->conn;
+	struct strbuf out;
+
+	smtp_log_delivery(&j->d);
+	conn->busy = NULL;
+	if (conn->closing) {
+		/* qmgr went away: it will retry from the queue file. */
+		smtp_delivery_free(&j->d);
+		free(j);
+		smtp_conn_free(conn);
+		return;
+	}
+	strbuf_init(&out, DELIVER_PROTO_MAX_FRAME + 64);
+	if (deliver_proto_encode_reply(&out, &j->d.reply) < 0 ||
+	    stream_write(conn->stream, out.data, out.len) < 0) {
+		log_warning("%s: cannot send the delivery status to qmgr",
+			    j->d.req->queue_id);
+		strbuf_release(&out);
+		smtp_delivery_free(&j->d);
+		free(j);
+		smtp_conn_free(conn);
+		return;
+	}
+	strbuf_release(&out);
+	smtp_delivery_free(&j->d);
+	free(j);
+	stream_pause_read(conn->stream, false);
+	/* A request may already be buffered. */
+	smtp_conn_read(conn->stream, conn);
+}
+
+/* Only "active/<ID>" or "deferred/<ID>": the agent opens nothing else. */
+static bool
+smtp_queue_file_ok(const char *path)
+{
+	const char *slash = strchr(path, '/');
+
+	if (slash == NULL || !queue_id_valid(slash + 1))
+		return false;
+	return ((size_t)(slash - path) == strlen(QUEUE_DIR_ACTIVE) &&
+		strncmp(path, QUEUE_DIR_ACTIVE, (size_t)(slash - path)) == 0) ||
+	       ((size_t)(slash - path) == strlen(QUEUE_DIR_DEFERRED) &&
+		strncmp(path, QUEUE_DIR_DEFERRED, (size_t)(slash - path)) == 0);
+}
+
+static void
+smtp_conn_read(struct stream *s, void *ctx)
+{
+	struct smtp_conn *conn = ctx;
+	const char *data, *payload, *error;
+	size_t n, plen, used;
+	struct deliver_request *req;
+	struct smtp_job *j;
+	int ret;
+
+	if (conn->busy != NULL)
+		return;
+	while ((n = stream_read(s, &data, 65536)) > 0) {
+		if (strbuf_append(&conn->in, data, n) < 0) {
+			log_warning("request from qmgr too large");
+			smtp_conn_free(conn);
+			return;
+		}
+	}
+	ret = deliver_proto_frame(conn->in.data == NULL ? "" : conn->in.data,
+				  conn->in.len, &payload, &plen, &used, &error);
+	if (ret == 0) {
+		if (stream_eof(s))
+			smtp_conn_free(conn);
+		return;
+	}
+	if (ret < 0 ||
+	    deliver_proto_decode_request(payload, plen, &req, &error) < 0) {
+		log_warning("bad request from qmgr: %s", error);
+		smtp_conn_free(conn);
+		return;
+	}
+	strbuf_consume(&conn->in, used);
+	if (!smtp_queue_file_ok(req->queue_file)) {
+		log_warning("bad queue file name from qmgr: %s",
+			    req->queue_file);
+		deliver_request_free(&req);
+		smtp_conn_free(conn);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->conn = conn;
+	j->d.req = req;
+	j->d.received_us = smtp_now_us();
+	conn->busy = &j->d;
+	stream_pause_read(s, true);
+	worker_submit(server_workers(), smtp_job_run, smtp_job_done, j);
+}
+
+static void
+smtp_on_connect(int fd, void *ctx)
+{
+	struct smtp_conn *conn = xcalloc(1, sizeof(*conn));
+
+	(void)ctx;
+	conn->stream =
+	    stream_new(server_loop(), fd, 4096, DELIVER_PROTO_MAX_FRAME + 64);
+	strbuf_init(&conn->in, DELIVER_PROTO_MAX_FRAME + 64);
+	stream_set_callbacks(conn->stream, smtp_conn_read, smtp_conn_error,
+			     conn);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct server_spec spec = {
+	    .name = "smtp",
+	    .kind = SERVER_KIND_LISTENER,
+	    .on_connect = smtp_on_connect,
+	};
+
+	server_main(argc, argv, &spec);
+}
