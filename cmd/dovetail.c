@@ -48,6 +48,9 @@ static const struct dovetail_cmd dovetail_cmds[] = {
      "add|del|list|passwd ...      mailbox users (--map TYPE:PATH)"},
     {"alias", dovetail_cmd_alias,
      "add|del|list ...            aliases (--map TYPE:PATH)"},
+    {"queue", dovetail_cmd_queue,
+     "list|show ID|flush|hold ID|release ID|requeue ID|delete ID|ALL "
+     "[--json]   the mail queue"},
     {"pw", dovetail_cmd_pw,
      "[-l] [-s SCHEME] [-r ROUNDS] [-p PASSWORD] [-t HASH] hash a password"},
 };

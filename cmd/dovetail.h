@@ -44,6 +44,8 @@ int dovetail_cmd_domain(int argc, char **argv);
 int dovetail_cmd_user(int argc, char **argv);
 int dovetail_cmd_alias(int argc, char **argv);
 int dovetail_cmd_pw(int argc, char **argv);
+/* dovetail_queue.c: the queue commands (mailq, postsuper, postcat). */
+int dovetail_cmd_queue(int argc, char **argv);
 
 /* dovetail_setup.c: creates mail_owner and the directories (with the
  * catalog loaded). quiet: report only what was changed or failed. */
