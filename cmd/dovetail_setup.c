@@ -7,6 +7,8 @@
  * never follows a symlink for a directory it changes and never deletes.
  */
 #include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 
 #include "dovetail.h"
 #include "mail/mail_params.h"
+#include "mail/master_cf.h"
 #include "util/log.h"
 #include "util/safe_file.h"
 #include "util/xmem.h"
@@ -43,9 +46,11 @@ struct setup_dir {
 static const struct setup_dir setup_dirs[] = {
     {SETUP_QUEUE, "", SETUP_ROOT, 0755},
     {SETUP_QUEUE, "pid", SETUP_ROOT, 0755},
-    /* master binds the private sockets here; only mail_owner's
-     * processes connect to them. */
-    {SETUP_QUEUE, "private", SETUP_MAIL_OWNER, 0700},
+    /* master binds the private sockets here (mode 0660, group of
+     * mail_owner): the mail system's processes connect to them, including
+     * services that run as another user in mail_owner's group (lmtpd as
+     * vmail). */
+    {SETUP_QUEUE, "private", SETUP_MAIL_OWNER, 0710},
     /* Local users reach public/submit (sendmail) and public/qmgr: search
      * access for all, no listing. smtpd identifies them by SO_PEERCRED. */
     {SETUP_QUEUE, "public", SETUP_MAIL_OWNER, 0711},
@@ -60,8 +65,10 @@ static const struct setup_dir setup_dirs[] = {
     {SETUP_DATA, "", SETUP_MAIL_OWNER, 0700},
 };
 
+/* Creates system user name (own group); extra_group, if not NULL, becomes
+ * a supplementary group so the user can reach the private sockets. */
 static int
-setup_useradd(const char *name)
+setup_useradd(const char *name, const char *extra_group)
 {
 	int wstatus;
 	pid_t pid;
@@ -72,10 +79,18 @@ setup_useradd(const char *name)
 		return -1;
 	}
 	if (pid == 0) {
-		execl(SETUP_USERADD, "useradd", "--system", "--no-create-home",
-		      "--home-dir", var_queue_directory, "--shell",
-		      SETUP_NOLOGIN, "--user-group", "--comment",
-		      "Dovetail mail system", name, (char *)NULL);
+		if (extra_group != NULL)
+			execl(SETUP_USERADD, "useradd", "--system",
+			      "--no-create-home", "--home-dir", "/nonexistent",
+			      "--shell", SETUP_NOLOGIN, "--user-group",
+			      "--groups", extra_group, "--comment",
+			      "Dovetail mail system", name, (char *)NULL);
+		else
+			execl(SETUP_USERADD, "useradd", "--system",
+			      "--no-create-home", "--home-dir",
+			      var_queue_directory, "--shell", SETUP_NOLOGIN,
+			      "--user-group", "--comment",
+			      "Dovetail mail system", name, (char *)NULL);
 		dprintf(2, "dovetail: exec %s: %s\n", SETUP_USERADD,
 			strerror(errno));
 		_exit(127);
@@ -108,7 +123,7 @@ setup_user(bool quiet, uid_t *uid_r, gid_t *gid_r)
 	}
 	pw = getpwnam(var_mail_owner);
 	if (pw == NULL) {
-		if (setup_useradd(var_mail_owner) < 0)
+		if (setup_useradd(var_mail_owner, NULL) < 0)
 			return -1;
 		pw = getpwnam(var_mail_owner);
 		if (pw == NULL) {
@@ -177,6 +192,46 @@ setup_one_dir(const struct setup_dir *d, uid_t owner_uid, gid_t owner_gid)
 	return ret;
 }
 
+/* Creates the users master.cf names in its unpriv column (e.g. vmail for
+ * lmtpd) when they do not exist, in mail_owner's group. A group named
+ * there must exist already: setup does not guess what it is for. */
+static int
+setup_service_users(gid_t owner_gid)
+{
+	struct master_cf cf;
+	struct group *gr;
+	char *path, *error = NULL;
+	int ret = 0;
+
+	path = xasprintf("%s/master.cf", dovetail_config_dir);
+	if (master_cf_parse_file(path, &cf, &error) < 0) {
+		/* dovetail check reports the details. */
+		log_error("%s", error);
+		free(error);
+		xfree(&path);
+		return -1;
+	}
+	xfree(&path);
+	gr = getgrgid(owner_gid);
+	for (size_t i = 0; i < cf.n_services; i++) {
+		const struct master_service *svc = &cf.services[i];
+		struct passwd *pw;
+
+		if (svc->user == NULL || getpwnam(svc->user) != NULL)
+			continue;
+		if (setup_useradd(svc->user, gr != NULL ? gr->gr_name : NULL) <
+			0 ||
+		    (pw = getpwnam(svc->user)) == NULL) {
+			ret = -1;
+			continue;
+		}
+		log_info("created system user %s (uid %d) for service %s",
+			 svc->user, (int)pw->pw_uid, svc->name);
+	}
+	master_cf_free(&cf);
+	return ret;
+}
+
 int
 dovetail_setup_run(bool quiet)
 {
@@ -190,6 +245,8 @@ dovetail_setup_run(bool quiet)
 	}
 	if (setup_user(quiet, &uid, &gid) < 0)
 		return -1;
+	if (setup_service_users(gid) < 0)
+		ret = -1;
 	for (size_t i = 0; i < sizeof(setup_dirs) / sizeof(setup_dirs[0]);
 	     i++) {
 		if (setup_one_dir(&setup_dirs[i], uid, gid) < 0)

@@ -58,6 +58,9 @@ struct master_svc {
 	char *user; /* user[:group] for the child's -u */
 	uid_t uid;
 	gid_t gid;
+	/* Group of a private socket: mail_owner's primary group, so every
+	 * daemon of the mail system can connect whatever user it runs as. */
+	gid_t socket_gid;
 	char *chroot; /* NULL = none */
 	unsigned int wakeup;
 	unsigned int maxproc; /* resolved: never 0 */

@@ -192,6 +192,7 @@ master_config_service(const struct master_settings *set,
 	struct master_svc *svc = xcalloc(1, sizeof(*svc));
 	uint64_t file_fp[2] = {0x84222325cbf29ce4ULL, 0x6c62272e07bb0142ULL};
 	const char *error, *base;
+	uid_t owner_uid;
 	char *file;
 
 	svc->listen_fd = -1;
@@ -249,6 +250,12 @@ master_config_service(const struct master_settings *set,
 		log_error("master.cf:%u: service %s: user %s: refusing to run "
 			  "a service as root",
 			  cf->line, cf->name, svc->user);
+		master_service_free(&svc);
+		return NULL;
+	}
+	if (priv_lookup_user(set->mail_owner, &owner_uid, &svc->socket_gid,
+			     &error) < 0) {
+		log_error("mail_owner %s: %s", set->mail_owner, error);
 		master_service_free(&svc);
 		return NULL;
 	}

@@ -85,7 +85,7 @@ master_service_set_owner(const struct master_svc *service)
 	mode_t mode = service->private ? 0660 : 0666;
 
 	if (chown(service->path, service->private ? service->uid : 0,
-		  service->gid) < 0 ||
+		  service->private ? service->socket_gid : service->gid) < 0 ||
 	    chmod(service->path, mode) < 0) {
 		log_error("master: service %s: %s: %s", service->name,
 			  service->path, strerror(errno));

@@ -113,8 +113,53 @@ long long var_lmtp_connect_timeout;
 long long var_lmtp_data_done_timeout;
 long long var_lmtp_cmd_timeout;
 char *var_lmtp_lhlo_name;
+
+/* issue 4: smtpd */
+char *var_smtpd_banner;
+long long var_line_length_limit;
+long long var_smtpd_recipient_limit;
+long long var_smtpd_timeout;
+long long var_smtpd_hard_error_limit;
+long long var_smtpd_client_connection_count_limit;
+bool var_smtpd_peername_lookup;
 char *var_virtual_mailbox_domains;
+char *var_virtual_mailbox_maps;
 char *var_virtual_alias_maps;
+char *var_recipient_delimiter;
+char *var_mynetworks;
+char *var_relay_domains;
+char *var_smtpd_tls_cert_file;
+char *var_smtpd_tls_key_file;
+char *var_smtpd_tls_security_level;
+bool var_smtpd_local_submission;
+
+/* issue 5: submission */
+bool var_smtpd_sasl_auth_enable;
+char *var_smtpd_sasl_type;
+char *var_smtpd_sasl_path;
+bool var_smtpd_tls_auth_only;
+bool var_smtpd_sasl_authenticated_header;
+bool var_broken_sasl_auth_clients;
+bool var_smtpd_tls_wrappermode;
+char *var_smtpd_client_restrictions;
+char *var_smtpd_sender_restrictions;
+char *var_smtpd_sender_login_maps;
+long long var_smtpd_client_message_rate_limit;
+long long var_smtpd_user_message_rate_limit;
+long long var_anvil_rate_time_unit;
+bool var_always_add_missing_headers;
+
+/* issue 4: lmtpd (Dovecot's names) */
+char *var_mail_location;
+char *var_mail_uid;
+char *var_mail_gid;
+char *var_mail_temp_dir;
+char *var_auth_socket_path;
+bool var_lmtp_save_to_detail_mailbox;
+bool var_lda_mailbox_autocreate;
+long long var_lmtp_user_lookup_timeout;
+
+
 /* clang-format off */
 #define STR(n, d) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, NULL }
 #define STR_FN(n, d, fn) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, fn }
@@ -195,8 +240,70 @@ const struct param_def mail_param_table[] = {
 	TIME(lmtp_data_done_timeout, "600s", 's', 1, DAY),
 	TIME(lmtp_cmd_timeout, "300s", 's', 1, DAY),
 	STR(lmtp_lhlo_name, "$myhostname"),
+	/* issue 4: smtpd. Postfix's names and defaults, except: mynetworks
+	 * (Postfix computes the host's subnets; we trust loopback only),
+	 * smtpd_local_submission (ours: the unix-socket service the sendmail
+	 * command posts to; the client's uid is the identity, relaying is
+	 * allowed). Bare <LF>/<CR> are always refused (Postfix 3.9
+	 * smtpd_forbid_bare_newline = reject, without exclusions). */
+	STR(smtpd_banner, "$myhostname ESMTP Dovetail"),
+	INT(line_length_limit, "2048", 512, 1024 * 1024),
+	INT(smtpd_recipient_limit, "1000", 1, 1000000),
+	TIME(smtpd_timeout, "300s", 's', 1, 3600),
+	INT(smtpd_hard_error_limit, "20", 1, 10000),
+	INT(smtpd_client_connection_count_limit, "50", 0, 100000),
+	BOOL(smtpd_peername_lookup, "yes"),
 	STR(virtual_mailbox_domains, ""),
+	STR(virtual_mailbox_maps, ""),
 	STR(virtual_alias_maps, ""),
+	STR(recipient_delimiter, ""),
+	STR(mynetworks, "127.0.0.0/8 [::1]/128"),
+	STR(relay_domains, ""),
+	STR(smtpd_tls_cert_file, ""),
+	STR(smtpd_tls_key_file, "$smtpd_tls_cert_file"),
+	STR(smtpd_tls_security_level, ""),
+	BOOL(smtpd_local_submission, "no"),
+	/* issue 5: submission. Postfix's names and defaults, except:
+	 * smtpd_sasl_type accepts only "dovecot" (Postfix's default is
+	 * cyrus) and smtpd_sasl_path defaults to Dovecot's usual
+	 * private/auth (relative to queue_directory). The restriction
+	 * lists know permit, reject, permit_mynetworks,
+	 * permit_sasl_authenticated and (sender) reject_sender_login_mismatch,
+	 * reject_authenticated_sender_login_mismatch and
+	 * reject_unauthenticated_sender_login_mismatch; they are applied
+	 * at RCPT (smtpd_delay_reject = yes). Rate limits count MAIL
+	 * commands per anvil_rate_time_unit in each smtpd process (Postfix
+	 * counts in anvil, for all processes); smtpd_user_message_rate_limit
+	 * is ours (per SASL login). */
+	BOOL(smtpd_sasl_auth_enable, "no"),
+	STR(smtpd_sasl_type, "dovecot"),
+	STR(smtpd_sasl_path, "private/auth"),
+	BOOL(smtpd_tls_auth_only, "no"),
+	BOOL(smtpd_sasl_authenticated_header, "no"),
+	BOOL(broken_sasl_auth_clients, "no"),
+	BOOL(smtpd_tls_wrappermode, "no"),
+	STR(smtpd_client_restrictions, ""),
+	STR(smtpd_sender_restrictions, ""),
+	STR(smtpd_sender_login_maps, ""),
+	INT(smtpd_client_message_rate_limit, "0", 0, 100000000),
+	INT(smtpd_user_message_rate_limit, "0", 0, 100000000),
+	TIME(anvil_rate_time_unit, "60s", 's', 1, DAY),
+	BOOL(always_add_missing_headers, "no"),
+	/* issue 4: lmtpd, Dovecot's names and defaults. auth_socket_path
+	 * is the auth daemon's userdb socket; empty: lmtpd checks
+	 * recipients against virtual_mailbox_maps itself and takes every
+	 * path from mail_location (%d/%n). mail_uid/mail_gid: the owner
+	 * expected when the userdb names none (lmtpd never changes uid).
+	 * lmtp_user_lookup_timeout is ours. lda_mailbox_autocreate: create
+	 * the +detail folder when missing. */
+	STR(mail_location, "maildir:~/Maildir"),
+	STR(mail_uid, ""),
+	STR(mail_gid, ""),
+	STR(mail_temp_dir, "/tmp"),
+	STR(auth_socket_path, "$queue_directory/private/auth-userdb"),
+	BOOL(lmtp_save_to_detail_mailbox, "no"),
+	BOOL(lda_mailbox_autocreate, "no"),
+	TIME(lmtp_user_lookup_timeout, "30s", 's', 1, 3600),
 };
 /* clang-format on */
 

@@ -86,6 +86,7 @@ extern char *var_passdb;
 extern char *var_userdb;
 extern char *var_default_pass_scheme;
 extern char *var_auth_syslog_name;
+
 /* issue 4: queue, qmgr, smtp (LMTP), sendmail (Postfix's names). */
 extern long long var_queue_run_delay;
 extern long long var_minimal_backoff_time;
@@ -101,6 +102,53 @@ extern long long var_lmtp_connect_timeout;
 extern long long var_lmtp_data_done_timeout;
 extern long long var_lmtp_cmd_timeout;
 extern char *var_lmtp_lhlo_name;
+
+/* issue 4: smtpd (Postfix's names; smtpd_local_submission is ours). */
+extern char *var_smtpd_banner;
+extern long long var_line_length_limit;
+extern long long var_smtpd_recipient_limit;
+extern long long var_smtpd_timeout;
+extern long long var_smtpd_hard_error_limit;
+extern long long var_smtpd_client_connection_count_limit;
+extern bool var_smtpd_peername_lookup;
 extern char *var_virtual_mailbox_domains;
+extern char *var_virtual_mailbox_maps;
 extern char *var_virtual_alias_maps;
+extern char *var_recipient_delimiter;
+extern char *var_mynetworks;
+extern char *var_relay_domains;
+extern char *var_smtpd_tls_cert_file;
+extern char *var_smtpd_tls_key_file;
+extern char *var_smtpd_tls_security_level;
+extern bool var_smtpd_local_submission;
+
+/* issue 5: submission (Postfix's names; smtpd_user_message_rate_limit is
+ * ours). */
+extern bool var_smtpd_sasl_auth_enable;
+extern char *var_smtpd_sasl_type;
+extern char *var_smtpd_sasl_path;
+extern bool var_smtpd_tls_auth_only;
+extern bool var_smtpd_sasl_authenticated_header;
+extern bool var_broken_sasl_auth_clients;
+extern bool var_smtpd_tls_wrappermode;
+extern char *var_smtpd_client_restrictions;
+extern char *var_smtpd_sender_restrictions;
+extern char *var_smtpd_sender_login_maps;
+extern long long var_smtpd_client_message_rate_limit;
+extern long long var_smtpd_user_message_rate_limit;
+extern long long var_anvil_rate_time_unit;
+extern bool var_always_add_missing_headers;
+
+/* issue 4: lmtpd (Dovecot's names; lmtp_user_lookup_timeout is ours). */
+extern char *var_mail_location;
+extern char *var_mail_uid;
+extern char *var_mail_gid;
+extern char *var_mail_temp_dir;
+extern char *var_auth_socket_path;
+extern bool var_lmtp_save_to_detail_mailbox;
+extern bool var_lda_mailbox_autocreate;
+extern long long var_lmtp_user_lookup_timeout;
+
+
+
 #endif

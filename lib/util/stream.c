@@ -453,6 +453,23 @@ stream_read(struct stream *s, const char **data_r, size_t max)
 }
 
 size_t
+stream_peek(struct stream *s, const char **data_r)
+{
+	if (s->ilen == 0)
+		return 0;
+	*data_r = s->ibuf + s->ipos;
+	return s->ilen;
+}
+
+void
+stream_skip(struct stream *s, size_t n)
+{
+	const char *data;
+
+	(void)stream_read(s, &data, n);
+}
+
+size_t
 stream_input_pending(const struct stream *s)
 {
 	return s->ilen;

@@ -75,6 +75,13 @@ int stream_read_line(struct stream *s, const char **line_r, size_t *len_r,
 /* Up to max buffered bytes (for literals, BDAT chunks); 0 if none. The data
  * stays valid until the next read call. */
 size_t stream_read(struct stream *s, const char **data_r, size_t max);
+/* Points *data_r at every buffered byte without consuming any; returns
+ * their number (0: none). Valid until the next read call or until control
+ * returns to the event loop. Use with stream_skip() when a protocol must
+ * see the bytes before it knows how many it takes (SMTP DATA). */
+size_t stream_peek(struct stream *s, const char **data_r);
+/* Consumes n bytes of buffered input (at most what is buffered). */
+void stream_skip(struct stream *s, size_t n);
 /* After stream_read_line() returned -1: STREAM_ERR_LINE_TOO_LONG (the
  * stream can no longer read; reply and close) or STREAM_ERR_EOF (partial
  * line at EOF); otherwise the error reported to the error callback, or
