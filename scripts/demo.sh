@@ -17,7 +17,23 @@ make -C build -j"$(nproc 2>/dev/null || echo 2)" >>build.log 2>&1 ||
 	{ tail -n 40 build.log; exit 1; }
 
 bin=$top/build/bin
-demo=${DEMO_DIR:-$top/demo}
+# The daemons run as unprivileged users that must reach the instance: keep
+# it in the checkout only when every directory above it is searchable by
+# others (a checkout under /root is not).
+searchable() {
+	d=$1
+	while [ "$d" != / ]; do
+		[ "$(stat -c %A "$d" | cut -c10)" = x ] || return 1
+		d=$(dirname "$d")
+	done
+}
+if [ -n "${DEMO_DIR:-}" ]; then
+	demo=$DEMO_DIR
+elif searchable "$top"; then
+	demo=$top/demo
+else
+	demo=/var/tmp/dovetail-demo
+fi
 etc=$demo/etc
 mkdir -p "$etc/sql" "$etc/ssl" "$demo/data" "$demo/vmail"
 dovetail() { "$bin/dovetail" -c "$etc" "$@"; }
@@ -103,12 +119,21 @@ if have auth; then
 fi
 if have smtpd; then
 	svc 127.0.0.1:2525 inet n - n - - smtpd
-	ports="$ports\n  SMTP            127.0.0.1:2525 (STARTTLS)"
 	svc submit unix n - n - - smtpd -o smtpd_local_submission=yes
+	svc 127.0.0.1:5587 inet n - n - - smtpd \
+		-o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes \
+		-o smtpd_client_restrictions=permit_sasl_authenticated,reject
+	svc 127.0.0.1:4465 inet n - n - - smtpd -o smtpd_tls_wrappermode=yes \
+		-o smtpd_sasl_auth_enable=yes \
+		-o smtpd_client_restrictions=permit_sasl_authenticated,reject
+	ports="$ports\n  SMTP            127.0.0.1:2525 (MX, STARTTLS)"
+	ports="$ports\n  submission      127.0.0.1:5587 (STARTTLS + AUTH), 127.0.0.1:4465 (TLS + AUTH)"
 fi
 have qmgr && svc qmgr unix n - n 300 1 qmgr
 have smtp && svc lmtp unix - - n - - smtp
-have lmtpd && svc dovetail-lmtp unix - vmail n - - lmtpd
+# lmtpd runs as the virtual mail user, in mail_owner's group so it can
+# reach auth's userdb socket (dovetail setup creates vmail if missing).
+have lmtpd && svc dovetail-lmtp unix - vmail:dovetail n - - lmtpd
 if have imapd; then
 	svc 127.0.0.1:1143 inet n - n - - imapd
 	svc 127.0.0.1:9993 inet n - n - - imapd -o ssl=required
@@ -120,10 +145,8 @@ if have pop3d; then
 	ports="$ports\n  POP3            127.0.0.1:1110 (STLS), POP3S 127.0.0.1:9995"
 fi
 
-id vmail >/dev/null 2>&1 ||
-	useradd --system --no-create-home --shell /usr/sbin/nologin vmail
-chown vmail:vmail "$demo/vmail"
 dovetail setup
+chown vmail:vmail "$demo/vmail"
 dovetail check
 
 cat <<INFO
@@ -135,7 +158,8 @@ Dovetail demo instance in $demo
 Try it:
 INFO
 if have smtpd; then
-	echo "  swaks --server 127.0.0.1:2525 --to $user --tls"
+	echo "  swaks --server 127.0.0.1:2525 --to $user --tls     (then: ls $demo/vmail/$domain/demo/Maildir/new)"
+	echo "  swaks --server 127.0.0.1:5587 --tls --auth PLAIN --auth-user $user --auth-password $pass --from $user --to someone@$domain"
 else
 	echo "  $bin/dovetail -c $etc status"
 fi
