@@ -1,6 +1,9 @@
 /*
- * qmgr - queue manager daemon (TRIGGER kind): woken by "W" on
- * public/qmgr (smtpd after each queued message) and by master's wakeup.
+ * qmgr - queue manager daemon (TRIGGER kind): woken on public/qmgr by
+ * Postfix's request bytes: "W" wakeup (smtpd after each queued message,
+ * master's timer), "I" scan incoming/, "D" scan deferred/, "A" and "F"
+ * scan deferred/ ignoring the back-off times ("dovetail queue flush").
+ * hold/ is never scanned.
  * A scan runs on a worker thread: stale temp files are removed, incoming/
  * files (and deferred/ ones whose time has come) are renamed into active/
  * and parsed; on the first scan active/ itself is taken back (a restart
@@ -30,7 +33,7 @@
 #define QMGR_STALE_TEMP_SECS (24 * 3600)
 
 struct qmgr_scan {
-	bool first, deferred;
+	bool first, deferred, force;
 	unsigned int room;
 	struct qmgr_msg *found; /* parsed, now in active/ */
 	char **warnings;
@@ -38,6 +41,8 @@ struct qmgr_scan {
 };
 
 static bool scan_running, scan_again, scan_again_deferred, first_scan = true;
+/* The next deferred scan ignores the files' next-attempt times. */
+static bool scan_force;
 /* The last scan stopped at qmgr_message_active_limit: rescan when room
  * frees up. */
 static bool scan_limited;
@@ -95,6 +100,12 @@ qmgr_scan_load(struct qmgr_scan *scan, const char *id)
 		return;
 	}
 	msg = xcalloc(1, sizeof(*msg));
+	{
+		struct stat stb;
+
+		msg->bounce_owed = stat(path, &stb) == 0 &&
+				   (stb.st_mode & QMGR_MODE_BOUNCE_OWED) != 0;
+	}
 	/* id passed queue_id_valid(): shorter than QUEUE_ID_MAX. */
 	snprintf(msg->id, sizeof(msg->id), "%.*s", QUEUE_ID_MAX - 1, id);
 	msg->path = path;
@@ -169,7 +180,8 @@ qmgr_scan_dir(struct qmgr_scan *scan, const char *sub, bool move)
 		if (move) {
 			path = qmgr_qpath(sub, de->d_name);
 			if (strcmp(sub, QUEUE_DIR_DEFERRED) == 0 &&
-			    (stat(path, &st) < 0 || st.st_mtime > now)) {
+			    (stat(path, &st) < 0 ||
+			     (!scan->force && st.st_mtime > now))) {
 				free(path);
 				continue;
 			}
@@ -268,6 +280,10 @@ qmgr_scan_request(bool deferred)
 	scan = xcalloc(1, sizeof(*scan));
 	scan->first = first_scan;
 	scan->deferred = deferred || first_scan;
+	if (scan->deferred) {
+		scan->force = scan_force;
+		scan_force = false;
+	}
 	scan->room =
 	    (unsigned int)(var_qmgr_message_active_limit - qmgr_active_count);
 	first_scan = false;
@@ -280,12 +296,26 @@ qmgr_scan_request(bool deferred)
 static void
 qmgr_on_trigger(const char *data, size_t len, void *ctx)
 {
+	bool deferred = time(NULL) >= next_deferred_scan;
+
 	(void)ctx;
-	(void)data;
-	(void)len;
-	/* "W" (smtpd, sendmail) or master's wakeup: scan incoming, and
-	 * deferred when its time has come. */
-	qmgr_scan_request(time(NULL) >= next_deferred_scan);
+	/* Untrusted bytes: unknown ones are ignored, as Postfix does. */
+	for (size_t i = 0; i < len; i++) {
+		switch (data[i]) {
+		case 'A': /* QMGR_REQ_SCAN_ALL: ignore the time stamps */
+		case 'F': /* QMGR_REQ_FLUSH_DEAD: forget the back-off */
+			scan_force = true;
+			deferred = true;
+			break;
+		case 'D': /* QMGR_REQ_SCAN_DEFERRED */
+			deferred = true;
+			break;
+		default: /* 'I', 'W', master's wakeup */
+			break;
+		}
+	}
+	/* Incoming always; deferred when asked or its time has come. */
+	qmgr_scan_request(deferred);
 }
 
 static void

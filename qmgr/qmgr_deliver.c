@@ -6,8 +6,10 @@
  * to $queue_directory/private/<transport>, sends one deliver_proto
  * request and reads the status (strictly decoded; a malformed or missing
  * reply defers the batch). Results are appended to the queue file on a
- * worker thread (fsync'd); when no batch is left the file is removed
- * (all done) or moved to deferred/ with its mtime set to the next attempt.
+ * worker thread (fsync'd); when no batch is left, qmgr_notify expires
+ * old recipients and queues the notifications owed, then the file is
+ * removed (all done) or moved to deferred/ with its mtime set to the next
+ * attempt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +80,7 @@ qmgr_msg_free(struct qmgr_msg **msgp)
 	}
 	free(msg->transport);
 	free(msg->nexthop);
+	free(msg->fresh);
 	queue_msg_free(&msg->qm);
 	free(msg->path);
 	free(msg);
@@ -101,27 +104,13 @@ qmgr_dest_get(const char *transport, const char *nexthop)
 	return d;
 }
 
-/* Back-off: minimal_backoff_time doubled per earlier attempt, at most
- * maximal_backoff_time (issue 5 refines the schedule). */
-static time_t
-qmgr_backoff(unsigned int attempts)
-{
-	long long delay = var_minimal_backoff_time;
-
-	for (unsigned int i = 1;
-	     i < attempts && delay < var_maximal_backoff_time; i++)
-		delay *= 2;
-	if (delay > var_maximal_backoff_time)
-		delay = var_maximal_backoff_time;
-	return (time_t)delay;
-}
-
 /* --- finishing a message ------------------------------------------------ */
 
 struct qmgr_finish {
 	struct qmgr_msg *msg;
-	bool removed;
-	time_t next_attempt;
+	bool removed, notified;
+	struct qmgr_notify notify;
+	time_t now, next_attempt;
 	const char *error;
 	char *error_copy;
 };
@@ -134,6 +123,9 @@ qmgr_finish_run(void *job)
 	char *dir;
 	const char *error;
 
+	/* Notifications first: the original is removed only once they are
+	 * queued. Expired recipients become bounced here. */
+	f->notified = qmgr_notify_run(msg, &f->notify, f->now);
 	if (queue_msg_pending(msg->qm) == 0) {
 		if (unlink(msg->path) < 0 && errno != ENOENT) {
 			f->error_copy = xasprintf("unlink %s: %s", msg->path,
@@ -178,8 +170,12 @@ qmgr_finish_done(void *job)
 		log_warning("%s: %s", f->msg->id, f->error_copy);
 		free(f->error_copy);
 	}
+	qmgr_notify_log(f->msg, &f->notify);
 	if (f->removed)
 		log_info("%s: removed", f->msg->id);
+	/* A notification waits in incoming/. */
+	if (f->notified)
+		qmgr_scan_request(false);
 	qmgr_msg_free(&f->msg);
 	free(f);
 	qmgr_active_count--;
@@ -193,11 +189,13 @@ qmgr_msg_finish(struct qmgr_msg *msg)
 	struct qmgr_finish *f = xcalloc(1, sizeof(*f));
 	time_t now = time(NULL), next = 0;
 
+	qmgr_notify_expire(msg, now);
 	for (unsigned int i = 0; i < msg->qm->rcpt_count; i++) {
 		const struct queue_rcpt *r = &msg->qm->rcpts[i];
 
-		if (r->state != QUEUE_RCPT_DEFERRED &&
-		    r->state != QUEUE_RCPT_PENDING)
+		if ((r->state != QUEUE_RCPT_DEFERRED &&
+		     r->state != QUEUE_RCPT_PENDING) ||
+		    (msg->fresh[i] & QMGR_FRESH_EXPIRE) != 0)
 			continue;
 		time_t t = r->next_attempt > now
 			       ? r->next_attempt
@@ -207,6 +205,7 @@ qmgr_msg_finish(struct qmgr_msg *msg)
 	}
 	msg->finishing = true;
 	f->msg = msg;
+	f->now = now;
 	f->next_attempt = next;
 	worker_submit(server_workers(), qmgr_finish_run, qmgr_finish_done, f);
 }
@@ -225,6 +224,14 @@ qmgr_status_run(void *job)
 		return;
 	}
 	for (unsigned int i = 0; i < b->n; i++) {
+		/* Durable with the append's fsync, before the status. */
+		if (b->status[i].state == QUEUE_RCPT_BOUNCED &&
+		    qmgr_mode_flag(fd, QMGR_MODE_BOUNCE_OWED, true) < 0) {
+			b->failed_append = true;
+			break;
+		}
+	}
+	for (unsigned int i = 0; i < b->n && !b->failed_append; i++) {
 		if (queue_file_append_status(fd, &b->status[i], &error) < 0) {
 			b->failed_append = true;
 			break;
@@ -275,9 +282,21 @@ qmgr_status_done(void *job)
 			continue;
 		}
 		r->state = st->state;
+		if (st->state == QUEUE_RCPT_BOUNCED)
+			msg->fresh[b->idx[i]] |= QMGR_FRESH_BOUNCED;
+		else if (st->state == QUEUE_RCPT_DELIVERED)
+			msg->fresh[b->idx[i]] |= QMGR_FRESH_SENT;
 		r->attempts++;
 		r->next_attempt = st->next_attempt;
 		r->last_attempt = st->when;
+		/* The notices quote these: take the batch's copies. */
+		free(r->dsn);
+		free(r->text);
+		free(r->relay);
+		r->dsn = b->dsns[i];
+		r->text = b->texts[i];
+		r->relay = b->relays[i];
+		b->dsns[i] = b->texts[i] = b->relays[i] = NULL;
 	}
 	if (--msg->batches == 0)
 		qmgr_msg_finish(msg);
@@ -482,6 +501,11 @@ qmgr_deliver_msg(struct qmgr_msg *msg)
 	unsigned int n_touched = 0;
 
 	qmgr_active_count++;
+	msg->fresh = xcalloc(qm->rcpt_count, 1);
+	for (unsigned int i = 0; i < qm->rcpt_count && msg->bounce_owed; i++) {
+		if (qm->rcpts[i].state == QUEUE_RCPT_BOUNCED)
+			msg->fresh[i] |= QMGR_FRESH_BOUNCED;
+	}
 	msg->batches = 1; /* held until every batch is queued */
 	for (unsigned int i = 0; i < qm->rcpt_count; i++) {
 		struct qmgr_batch *b = NULL;

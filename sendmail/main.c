@@ -33,7 +33,7 @@ struct sendmail_opts {
 	const char *config_dir;
 	const char *sender;
 	const char *full_name;
-	bool extract, ignore_dots, smtp_mode, verbose, list_queue;
+	bool extract, ignore_dots, smtp_mode, verbose, list_queue, flush;
 };
 
 static void
@@ -258,7 +258,7 @@ main(int argc, char **argv)
 	log_init("dovetail", "sendmail");
 	log_set_syslog(false);
 	log_set_stderr(true);
-	while ((c = getopt(argc, argv, "B:b:C:F:f:h:iN:no:p:q:R:r:tV:vX:")) !=
+	while ((c = getopt(argc, argv, "B:b:C:F:f:h:iN:no:p:q::R:r:tV:vX:")) !=
 	       -1) {
 		switch (c) {
 		case 'b':
@@ -300,9 +300,15 @@ main(int argc, char **argv)
 			o.verbose = true;
 			break;
 		case 'q':
-			fprintf(stderr, "sendmail: -q: use \"dovetail queue "
-					"flush\" (not yet available)\n");
-			exit(EX_UNAVAILABLE);
+			/* -q, -qR..., -qS...: flush the queue (Postfix
+			 * flushes everything); -q<interval>: ignored, as in
+			 * Postfix (qmgr runs the queue itself). */
+			if (optarg == NULL || optarg[0] == 'R' ||
+			    optarg[0] == 'S' || optarg[0] == 'I')
+				o.flush = true;
+			else
+				exit(0);
+			break;
 		case 'B':
 		case 'h':
 		case 'N':
@@ -324,6 +330,8 @@ main(int argc, char **argv)
 	config_report_free(&report);
 	if (o.list_queue)
 		return mailq_list() < 0 ? EX_NOPERM : 0;
+	if (o.flush)
+		return mailq_flush() < 0 ? EX_UNAVAILABLE : 0;
 	if (o.smtp_mode) {
 		fd = connect_submit();
 		return sendmail_proxy(fd) < 0 ? EX_IOERR : 0;

@@ -35,5 +35,9 @@ void sendmail_header_rcpts(const char *value, struct sendmail_msg *msg);
 
 /* mailq.c: prints the queue as Postfix's mailq does. 0, or -1 (printed). */
 int mailq_list(void);
+/* "sendmail -q": asks qmgr (public/qmgr) to deliver the deferred mail now,
+ * ignoring the back-off, as "dovetail queue flush" does. 0, or -1
+ * (printed). */
+int mailq_flush(void);
 
 #endif

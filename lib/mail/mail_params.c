@@ -98,6 +98,12 @@ char *var_passdb;
 char *var_userdb;
 char *var_default_pass_scheme;
 char *var_auth_syslog_name;
+/* issue 5: bounces */
+long long var_bounce_size_limit;
+long long var_delay_warning_time;
+long long var_bounce_queue_lifetime;
+char *var_double_bounce_sender;
+char *var_2bounce_notice_recipient;
 /* issue 4: queue, qmgr, smtp (LMTP), sendmail */
 long long var_queue_run_delay;
 long long var_minimal_backoff_time;
@@ -223,6 +229,14 @@ const struct param_def mail_param_table[] = {
 	STR(userdb, "passwd"),
 	STR(default_pass_scheme, "CRYPT"),
 	STR(auth_syslog_name, "dovecot"),
+	/* issue 5: bounces. Postfix's names and defaults (delay warnings
+	 * off; the 2bounce recipient and the double bounce sender are
+	 * qualified with $mydomain / $myorigin by qmgr when bare). */
+	SIZE(bounce_size_limit, "50000", 1, 100LL * 1024 * 1024),
+	TIME(delay_warning_time, "0h", 'h', 0, 365 * DAY),
+	TIME(bounce_queue_lifetime, "5d", 'd', 0, 365 * DAY),
+	STR(double_bounce_sender, "double-bounce"),
+	STR(2bounce_notice_recipient, "postmaster"),
 	/* issue 4: queue, qmgr, smtp (LMTP), sendmail. Postfix's names and
 	 * defaults; the transports name lmtpd's socket (relative paths are
 	 * relative to queue_directory, as in Postfix). */

@@ -150,5 +150,11 @@ extern bool var_lda_mailbox_autocreate;
 extern long long var_lmtp_user_lookup_timeout;
 
 
+/* issue 5: bounces (Postfix's names). */
+extern long long var_bounce_size_limit;
+extern long long var_delay_warning_time;
+extern long long var_bounce_queue_lifetime;
+extern char *var_double_bounce_sender;
+extern char *var_2bounce_notice_recipient;
 
 #endif

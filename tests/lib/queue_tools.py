@@ -91,6 +91,8 @@ class FakeLMTP:
         self.path = path
         self.users = set(users)
         self.mode = "ok"
+        # Recipients that always get 451 4.3.0 whatever the mode.
+        self.tempfail_users = set()
         self.pipelining = pipelining
         self.messages = []
         self.lock = threading.Lock()
@@ -166,7 +168,7 @@ class FakeLMTP:
                 elif up.startswith("RCPT TO:"):
                     rcpt_lines.append(cmd)
                     addr = cmd[8:].split(">")[0].lstrip("<")
-                    if self.mode == "tempfail":
+                    if self.mode == "tempfail" or addr in self.tempfail_users:
                         send("451 4.3.0 <%s> Temporary failure" % addr)
                     elif addr in self.users:
                         rcpts.append(addr)
