@@ -1,11 +1,14 @@
 /*
- * smtp - delivery agent daemon (LMTP mode). A LISTENER on
- * private/<service> (master.cf "lmtp unix ... smtp") that takes one
- * deliver_proto request at a time per qmgr connection, runs the LMTP
- * session on a worker thread and answers with the per-recipient status,
- * logging one Postfix line per recipient. Requests come from qmgr (a
- * trusted peer, but still strictly decoded: a malformed frame closes the
- * connection); LMTP replies from the server are untrusted (lmtp_client.c).
+ * smtp - delivery agent daemon. A LISTENER on private/<service>
+ * (master.cf "smtp unix ... smtp" or "lmtp unix ... smtp") that takes one
+ * deliver_proto request at a time per qmgr connection, runs the session
+ * on a worker thread and answers with the per-recipient status, logging
+ * one Postfix line per recipient. The protocol: the master.cf argument
+ * "lmtp" or "smtp" when given, else a service name starting with "lmtp"
+ * speaks LMTP (lmtp_client.c), any other SMTP
+ * (smtp_connect.c finds the addresses on the loop, smtp_client.c talks).
+ * Requests come from qmgr (a trusted peer, but still strictly decoded: a
+ * malformed frame closes the connection); servers' replies are untrusted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "smtp.h"
 #include "util/event.h"
 #include "util/log.h"
+#include "util/tls.h"
 #include "util/stream.h"
 #include "util/strbuf.h"
 #include "util/xmem.h"
@@ -31,6 +35,11 @@ struct smtp_conn {
 };
 
 static void smtp_conn_read(struct stream *s, void *ctx);
+
+/* SMTP mode (not LMTP), its TLS level and client context. */
+static bool smtp_mode;
+static enum smtp_tls_level smtp_tls_level;
+static SSL_CTX *smtp_tls_ctx;
 
 static void
 smtp_conn_free(struct smtp_conn *conn)
@@ -123,7 +132,10 @@ smtp_job_run(void *job)
 {
 	struct smtp_job *j = job;
 
-	lmtp_deliver(&j->d);
+	if (smtp_mode)
+		smtp_deliver(&j->d, smtp_tls_ctx, smtp_tls_level);
+	else
+		lmtp_deliver(&j->d);
 }
 
 static void
@@ -136,6 +148,24 @@ smtp_delivery_free(struct smtp_delivery *d)
 		free(d->reply.results[i].text);
 	}
 	free(d->reply.results);
+	smtp_targets_free(d);
+	strbuf_release(&d->notes);
+}
+
+/* The worker's notes (TLS details, servers that failed), one per line. */
+static void
+smtp_log_notes(const struct smtp_delivery *d)
+{
+	const char *p = strbuf_cstr(&d->notes);
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, "\n");
+
+		log_info("%.*s", (int)len, p);
+		p += len;
+		if (*p == '\n')
+			p++;
+	}
 }
 
 static void
@@ -145,6 +175,7 @@ smtp_job_done(void *job)
 	struct smtp_conn *conn = j->conn;
 	struct strbuf out;
 
+	smtp_log_notes(&j->d);
 	smtp_log_delivery(&j->d);
 	conn->busy = NULL;
 	if (conn->closing) {
@@ -185,6 +216,20 @@ smtp_queue_file_ok(const char *path)
 		strncmp(path, QUEUE_DIR_ACTIVE, (size_t)(slash - path)) == 0) ||
 	       ((size_t)(slash - path) == strlen(QUEUE_DIR_DEFERRED) &&
 		strncmp(path, QUEUE_DIR_DEFERRED, (size_t)(slash - path)) == 0);
+}
+
+/* The addresses are known (or the lookup failed: results are set). */
+static void
+smtp_targets_ready(struct smtp_delivery *d, void *ctx)
+{
+	struct smtp_job *j = ctx;
+
+	if (d->target_count == 0) {
+		d->connected_us = d->done_us = smtp_now_us();
+		smtp_job_done(j);
+		return;
+	}
+	worker_submit(server_workers(), smtp_job_run, smtp_job_done, j);
 }
 
 static void
@@ -231,9 +276,13 @@ smtp_conn_read(struct stream *s, void *ctx)
 	j->conn = conn;
 	j->d.req = req;
 	j->d.received_us = smtp_now_us();
+	strbuf_init(&j->d.notes, 65536);
 	conn->busy = &j->d;
 	stream_pause_read(s, true);
-	worker_submit(server_workers(), smtp_job_run, smtp_job_done, j);
+	if (smtp_mode)
+		smtp_targets_lookup(&j->d, smtp_targets_ready, j);
+	else
+		worker_submit(server_workers(), smtp_job_run, smtp_job_done, j);
 }
 
 static void
@@ -249,12 +298,67 @@ smtp_on_connect(int fd, void *ctx)
 			     conn);
 }
 
+/* SMTP mode: the TLS level, its context and the resolver. */
+static void
+smtp_post_init(void *ctx)
+{
+	const char *level = var_smtp_tls_security_level, *error;
+	int argc;
+	char **argv = server_argv(&argc);
+
+	(void)ctx;
+
+	/* "smtp lmtp" / "smtp smtp" in master.cf name the protocol; else
+	 * a service name starting with "lmtp" means LMTP. */
+	if (argc > 0 && strcmp(argv[0], "lmtp") == 0)
+		smtp_mode = false;
+	else if (argc > 0 && strcmp(argv[0], "smtp") == 0)
+		smtp_mode = true;
+	else if (argc > 0)
+		log_fatal("unknown argument %s: expected lmtp or smtp",
+			  argv[0]);
+	else
+		smtp_mode = strncmp(server_service_name(), "lmtp", 4) != 0;
+	if (!smtp_mode)
+		return;
+	if (strcmp(level, "none") == 0 || level[0] == '\0')
+		smtp_tls_level = SMTP_TLS_NONE;
+	else if (strcmp(level, "may") == 0)
+		smtp_tls_level = SMTP_TLS_MAY;
+	else if (strcmp(level, "encrypt") == 0)
+		smtp_tls_level = SMTP_TLS_ENCRYPT;
+	else if (strcmp(level, "verify") == 0)
+		smtp_tls_level = SMTP_TLS_VERIFY;
+	else if (strcmp(level, "dane") == 0 || strcmp(level, "dane-only") == 0)
+		log_fatal("smtp_tls_security_level = %s: DANE is not "
+			  "implemented in Dovetail; use verify or encrypt",
+			  level);
+	else
+		log_fatal("smtp_tls_security_level = %s: expected none, may, "
+			  "encrypt or verify",
+			  level);
+	if (smtp_tls_level == SMTP_TLS_VERIFY && var_smtp_tls_CAfile[0] == '\0')
+		log_fatal("smtp_tls_security_level = verify needs "
+			  "smtp_tls_CAfile");
+	if (smtp_tls_level != SMTP_TLS_NONE) {
+		smtp_tls_ctx = tls_client_ctx_new(
+		    smtp_tls_level == SMTP_TLS_VERIFY ? var_smtp_tls_CAfile
+						      : NULL,
+		    &error);
+		if (smtp_tls_ctx == NULL)
+			log_fatal("smtp TLS: %s", error);
+	}
+	if (smtp_connect_init(&error) < 0)
+		log_fatal("%s", error);
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct server_spec spec = {
 	    .name = "smtp",
 	    .kind = SERVER_KIND_LISTENER,
+	    .post_init = smtp_post_init,
 	    .on_connect = smtp_on_connect,
 	};
 

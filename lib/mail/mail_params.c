@@ -165,6 +165,20 @@ bool var_lmtp_save_to_detail_mailbox;
 bool var_lda_mailbox_autocreate;
 long long var_lmtp_user_lookup_timeout;
 
+/* issue 5: smtp client */
+char *var_relayhost;
+char *var_smtp_tls_security_level;
+char *var_smtp_tls_CAfile;
+char *var_smtp_helo_name;
+long long var_smtp_connect_timeout;
+long long var_smtp_helo_timeout;
+long long var_smtp_data_done_timeout;
+long long var_smtp_cmd_timeout;
+long long var_smtp_mx_address_limit;
+char *var_dns_resolver;
+char *var_dns_trust_anchor_file;
+long long var_dns_timeout;
+char *var_inet_protocols;
 
 /* clang-format off */
 #define STR(n, d) { #n, PARAM_STR, d, 0, 0, &var_##n, 0, NULL }
@@ -318,6 +332,23 @@ const struct param_def mail_param_table[] = {
 	BOOL(lmtp_save_to_detail_mailbox, "no"),
 	BOOL(lda_mailbox_autocreate, "no"),
 	TIME(lmtp_user_lookup_timeout, "30s", 's', 1, 3600),
+	/* issue 5: smtp client. Postfix's names and defaults, except
+	 * smtp_tls_security_level (Postfix: none; ours: may) and the dns_*
+	 * parameters (ours: the libunbound resolver, see mail/dns.h).
+	 * smtp_tls_security_level "dane" is refused (not implemented). */
+	STR(relayhost, ""),
+	STR(smtp_tls_security_level, "may"),
+	STR(smtp_tls_CAfile, ""),
+	STR(smtp_helo_name, "$myhostname"),
+	TIME(smtp_connect_timeout, "30s", 's', 1, 3600),
+	TIME(smtp_helo_timeout, "300s", 's', 1, DAY),
+	TIME(smtp_data_done_timeout, "600s", 's', 1, DAY),
+	TIME(smtp_cmd_timeout, "300s", 's', 1, DAY),
+	INT(smtp_mx_address_limit, "5", 0, 1000),
+	STR(dns_resolver, ""),
+	STR(dns_trust_anchor_file, ""),
+	TIME(dns_timeout, "30s", 's', 1, 3600),
+	STR(inet_protocols, "all"),
 };
 /* clang-format on */
 

@@ -149,6 +149,20 @@ extern bool var_lmtp_save_to_detail_mailbox;
 extern bool var_lda_mailbox_autocreate;
 extern long long var_lmtp_user_lookup_timeout;
 
+/* issue 5: smtp client */
+extern char *var_relayhost;
+extern char *var_smtp_tls_security_level;
+extern char *var_smtp_tls_CAfile;
+extern char *var_smtp_helo_name;
+extern long long var_smtp_connect_timeout;
+extern long long var_smtp_helo_timeout;
+extern long long var_smtp_data_done_timeout;
+extern long long var_smtp_cmd_timeout;
+extern long long var_smtp_mx_address_limit;
+extern char *var_dns_resolver;
+extern char *var_dns_trust_anchor_file;
+extern long long var_dns_timeout;
+extern char *var_inet_protocols;
 
 /* issue 5: bounces (Postfix's names). */
 extern long long var_bounce_size_limit;
