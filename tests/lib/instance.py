@@ -187,13 +187,16 @@ class Instance:
 
     def __init__(self, top=None, services=("smtpd", "qmgr", "lmtp", "lmtpd"),
                  main_cf_extra="", master_cf_extra="", files=None,
-                 queue_run_delay=300, keep=False, master_cf=None):
+                 queue_run_delay=300, keep=False, master_cf=None, netns=None):
         """top: the instance directory (default: a new temp dir);
         services: names from SERVICE_LINES; master_cf: when given, the
         whole master.cf text ({smtp_port}, {vmail}, {mail_owner} are
         filled in) instead of the service lines; keep: leave the directory
-        (also DOVETAIL_KEEP_TEST_DIR=1)."""
+        (also DOVETAIL_KEEP_TEST_DIR=1); netns: run the dovetail command
+        (and so master and every daemon) inside this network namespace
+        ("ip netns exec NAME"; tests/twohost)."""
         self.master_cf = master_cf
+        self.netns = netns
         self.keep = keep or os.environ.get("DOVETAIL_KEEP_TEST_DIR") == "1"
         self.top = top or tempfile.mkdtemp(prefix="dovetail-inst-")
         os.chmod(self.top, 0o755)
@@ -284,7 +287,8 @@ daemon_shutdown_timeout = 5s
     # --- running ----------------------------------------------------------
 
     def dovetail(self, *args, timeout=60, check=False):
-        p = subprocess.run([bin_path("dovetail"), "-c", self.conf] + list(args),
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        p = subprocess.run(prefix + [bin_path("dovetail"), "-c", self.conf] + list(args),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout, text=True)
         if check and p.returncode != 0:
