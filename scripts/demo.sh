@@ -18,15 +18,8 @@ make -C build -j"$(nproc 2>/dev/null || echo 2)" >>build.log 2>&1 ||
 
 bin=$top/build/bin
 # The daemons run as unprivileged users that must reach the instance: keep
-# it in the checkout only when every directory above it is searchable by
-# others (a checkout under /root is not).
-searchable() {
-	d=$1
-	while [ "$d" != / ]; do
-		[ "$(stat -c %A "$d" | cut -c10)" = x ] || return 1
-		d=$(dirname "$d")
-	done
-}
+# it in the checkout only when they can (scripts/common.sh).
+. "$top/scripts/common.sh"
 if [ -n "${DEMO_DIR:-}" ]; then
 	demo=$DEMO_DIR
 elif searchable "$top"; then
