@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "mail/auth_proto.h"
 #include "mail/password_scheme.h"
+#include "util/base64.h"
 #include "util/strbuf.h"
 #include "util/xmem.h"
 
@@ -177,7 +178,7 @@ scram_client_first(struct auth_request *req, struct scram *st, const char *msg)
 		if (strbuf_append(&nonce, p,
 				  comma != NULL ? (size_t)(comma - p)
 						: strlen(p)) < 0 ||
-		    auth_proto_base64_encode(rnd, sizeof(rnd), &nonce) < 0) {
+		    base64_encode(rnd, sizeof(rnd), &nonce) < 0) {
 			strbuf_release(&nonce);
 			xfree(&user);
 			auth_request_fail(req, "invalid input");
@@ -255,8 +256,7 @@ scram_creds_found(enum passdb_result result,
 	}
 	strbuf_init(&msg, SCRAM_MSG_MAX);
 	if (strbuf_printf(&msg, "r=%s,s=", st->nonce) < 0 ||
-	    auth_proto_base64_encode(st->creds.salt, st->creds.salt_len, &msg) <
-		0 ||
+	    base64_encode(st->creds.salt, st->creds.salt_len, &msg) < 0 ||
 	    strbuf_printf(&msg, ",i=%u", st->creds.iter) < 0) {
 		strbuf_release(&msg);
 		auth_request_fail_result(req, PASSDB_TEMPFAIL, st->passdb_name,
@@ -287,13 +287,12 @@ scram_client_final(struct auth_request *req, struct scram *st, const char *msg)
 		proof_at = strstr(proof_at + 3, ",p=");
 	if (proof_at != NULL && strchr(proof_at + 3, ',') == NULL &&
 	    strbuf_append_str(&expect, "c=") == 0 &&
-	    auth_proto_base64_encode(st->gs2_header, strlen(st->gs2_header),
-				     &expect) == 0 &&
+	    base64_encode(st->gs2_header, strlen(st->gs2_header), &expect) ==
+		0 &&
 	    strbuf_printf(&expect, ",r=%s", st->nonce) == 0 &&
 	    strncmp(msg, expect.data, expect.len) == 0 &&
 	    msg[expect.len] == ',' &&
-	    auth_proto_base64_decode(proof_at + 3, strlen(proof_at + 3),
-				     &proof) == 0 &&
+	    base64_decode(proof_at + 3, strlen(proof_at + 3), 0, &proof) == 0 &&
 	    proof.len == key_len &&
 	    strbuf_printf(&auth_msg, "%s,%s,%.*s", st->client_first_bare,
 			  st->server_first, (int)(proof_at - msg), msg) == 0)
@@ -334,7 +333,7 @@ scram_client_final(struct auth_request *req, struct scram *st, const char *msg)
 	strbuf_init(&expect, SCRAM_MSG_MAX);
 	p = "v=";
 	if (strbuf_append_str(&expect, p) < 0 ||
-	    auth_proto_base64_encode(sig, sig_len, &expect) < 0) {
+	    base64_encode(sig, sig_len, &expect) < 0) {
 		strbuf_release(&expect);
 		auth_request_fail(req, "invalid input");
 		return;

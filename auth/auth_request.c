@@ -18,6 +18,7 @@
 #include "auth_penalty.h"
 #include "mail/auth_proto.h"
 #include "server/server.h"
+#include "util/base64.h"
 #include "util/event.h"
 #include "util/log.h"
 #include "util/strbuf.h"
@@ -232,7 +233,7 @@ auth_request_challenge(struct auth_request *req, const void *data, size_t len)
 
 	strbuf_init(&line, AUTH_PROTO_MAX_LINE);
 	if (strbuf_printf(&line, "CONT\t%u\t", req->id) < 0 ||
-	    auth_proto_base64_encode(data, len, &line) < 0) {
+	    base64_encode(data, len, &line) < 0) {
 		strbuf_release(&line);
 		auth_request_fail_now(req, "challenge too long");
 		return;
@@ -265,7 +266,7 @@ auth_request_success(struct auth_request *req, const char *passdb_name,
 	if (strbuf_printf(&line, "OK\t%u", req->id) == 0 &&
 	    auth_proto_add_field(&line, "user", req->user) == 0 &&
 	    (data == NULL || (strbuf_append_str(&line, "\tresp=") == 0 &&
-			      auth_proto_base64_encode(data, len, &line) == 0)))
+			      base64_encode(data, len, &line) == 0)))
 		auth_request_send(req, &line);
 	strbuf_release(&line);
 	auth_request_free(req);
@@ -433,7 +434,7 @@ auth_request_start(struct auth_request *req, const char *resp)
 
 		strbuf_init(&buf, AUTH_RESPONSE_MAX);
 		if (strcmp(resp, "=") != 0 &&
-		    auth_proto_base64_decode(resp, strlen(resp), &buf) < 0) {
+		    base64_decode(resp, strlen(resp), 0, &buf) < 0) {
 			strbuf_release(&buf);
 			auth_request_fail_now(req, "Invalid base64 data in "
 						   "initial response");
@@ -471,7 +472,7 @@ auth_request_continue(struct auth_request *req, const char *data)
 	req->accept_cont = false;
 	event_timer_del(&req->timer);
 	strbuf_init(&buf, AUTH_RESPONSE_MAX);
-	if (auth_proto_base64_decode(data, strlen(data), &buf) < 0) {
+	if (base64_decode(data, strlen(data), 0, &buf) < 0) {
 		strbuf_release(&buf);
 		auth_request_fail_now(req, "Invalid base64 data in continued "
 					   "response");

@@ -10,6 +10,7 @@
 
 #include "mail/auth_client.h"
 #include "mail/auth_proto.h"
+#include "util/base64.h"
 #include "util/event.h"
 #include "util/sock.h"
 #include "util/strbuf.h"
@@ -400,7 +401,7 @@ auth_client_plain(struct auth_client *client,
 	    strbuf_append(&raw, user, ulen) < 0 ||
 	    strbuf_append_char(&raw, '\0') < 0 ||
 	    strbuf_append(&raw, password, plen) < 0 ||
-	    auth_proto_base64_encode(raw.data, raw.len, &b64) < 0) {
+	    base64_encode(raw.data, raw.len, &b64) < 0) {
 		/* Too long to be anyone's password: a plain failure. */
 		strbuf_reset(&b64);
 		(void)strbuf_append_str(&b64, "=");

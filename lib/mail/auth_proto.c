@@ -1,8 +1,8 @@
 /*
- * auth_proto - Dovecot authentication protocol lines: splitting, escaping,
- * base64 and command/reply parsing. Input: lines from an untrusted peer,
- * already bounded by the reader. Pure: no I/O, no logging, no globals;
- * must never read past the given lengths.
+ * auth_proto - Dovecot authentication protocol lines: splitting, escaping
+ * and command/reply parsing (base64 is util/base64). Input: lines from an
+ * untrusted peer, already bounded by the reader. Pure: no I/O, no logging, no
+ * globals; must never read past the given lengths.
  */
 #include <limits.h>
 #include <string.h>
@@ -127,89 +127,6 @@ auth_proto_parse_uint(const char *str, unsigned int *num_r)
 			return -1;
 	}
 	*num_r = (unsigned int)n;
-	return 0;
-}
-
-static const char base64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-base64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int
-auth_proto_base64_decode(const char *src, size_t len, struct strbuf *dest)
-{
-	size_t orig = dest->len, i, data_len = len;
-	unsigned char out[3];
-	unsigned int acc = 0, bits = 0;
-
-	/* Up to two '=' at the end, and only to complete a quantum. */
-	while (data_len > 0 && src[data_len - 1] == '=' && len - data_len < 2)
-		data_len--;
-	if (data_len != len && len % 4 != 0)
-		goto fail;
-	if (data_len % 4 == 1)
-		goto fail;
-	for (i = 0; i < data_len; i++) {
-		int v = base64_value((unsigned char)src[i]);
-
-		if (v < 0)
-			goto fail;
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[0] = (unsigned char)(acc >> bits);
-			if (strbuf_append(dest, out, 1) < 0)
-				goto fail;
-		}
-	}
-	/* Unused low bits of the last character must be zero (canonical). */
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
-		goto fail;
-	return 0;
-fail:
-	strbuf_truncate(dest, orig);
-	return -1;
-}
-
-int
-auth_proto_base64_encode(const void *data, size_t len, struct strbuf *dest)
-{
-	const unsigned char *p = data;
-	size_t orig = dest->len, i;
-	char out[4];
-
-	for (i = 0; i < len; i += 3) {
-		unsigned int v = (unsigned int)p[i] << 16;
-		size_t left = len - i;
-
-		if (left > 1)
-			v |= (unsigned int)p[i + 1] << 8;
-		if (left > 2)
-			v |= p[i + 2];
-		out[0] = base64_chars[(v >> 18) & 63];
-		out[1] = base64_chars[(v >> 12) & 63];
-		out[2] = left > 1 ? base64_chars[(v >> 6) & 63] : '=';
-		out[3] = left > 2 ? base64_chars[v & 63] : '=';
-		if (strbuf_append(dest, out, 4) < 0) {
-			strbuf_truncate(dest, orig);
-			return -1;
-		}
-	}
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * both sides exchange over the auth sockets, as pure functions: splitting a
  * line into TAB-separated fields, Dovecot's TAB escaping (\001 then '1',
  * 't', 'n' or 'r' for \001, TAB, LF and CR, exactly as str_tabescape()),
- * strict base64, the client commands (VERSION, CPID, AUTH, CONT, CANCEL),
+ * the client commands (VERSION, CPID, AUTH, CONT, CANCEL),
  * the server's handshake and replies (VERSION, MECH, SPID, CUID, COOKIE,
  * DONE; OK, FAIL, CONT) and the userdb side (USER id user service=... ->
  * USER id user fields / NOTFOUND id / FAIL id).
@@ -62,13 +62,6 @@ void auth_proto_kv(char *arg, const char **name_r, const char **value_r);
 /* A decimal unsigned int without sign or leading junk, at most UINT_MAX.
  * 0 or -1. */
 int auth_proto_parse_uint(const char *str, unsigned int *num_r);
-
-/* Strict base64 (RFC 4648 alphabet; missing padding is accepted, white
- * space and bytes after padding are not). Appends the decoded bytes to
- * dest. 0, or -1 if invalid or dest would overflow. */
-int auth_proto_base64_decode(const char *src, size_t len, struct strbuf *dest);
-/* Appends base64 of data. 0, or -1 if dest would overflow. */
-int auth_proto_base64_encode(const void *data, size_t len, struct strbuf *dest);
 
 /* --- client -> server --- */
 

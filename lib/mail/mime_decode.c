@@ -7,6 +7,7 @@
 
 #include <strings.h>
 
+#include "util/base64.h"
 #include "util/strbuf.h"
 
 enum mime_encoding
@@ -29,22 +30,6 @@ mime_decoder_init(struct mime_decoder *dec, enum mime_encoding enc)
 }
 
 static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
 hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
@@ -63,7 +48,7 @@ b64_feed(struct mime_decoder *dec, const unsigned char *d, size_t len,
 	size_t i;
 
 	for (i = 0; i < len; i++) {
-		int v = b64val(d[i]);
+		int v = base64_value(d[i]);
 
 		if (v < 0) {
 			if (d[i] == '=') {

@@ -7,6 +7,8 @@
  */
 #include "mail/password_scheme.h"
 #include "mail/password_scheme_private.h"
+#include "util/base64.h"
+#include "util/strbuf.h"
 #include "util/xmem.h"
 
 #include <errno.h>
@@ -118,77 +120,6 @@ bool
 password_equal(const void *a, const void *b, size_t len)
 {
 	return CRYPTO_memcmp(a, b, len) == 0;
-}
-
-static const char b64_chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-b64_value(char c)
-{
-	const char *p;
-
-	if (c == '\0' || (p = strchr(b64_chars, c)) == NULL)
-		return -1;
-	return (int)(p - b64_chars);
-}
-
-int
-password_base64_decode(const char *in, size_t in_len, unsigned char **out_r,
-		       size_t *out_len_r)
-{
-	unsigned char *out;
-	size_t i, o = 0, pad = 0;
-	int v[4], j;
-
-	if (in_len % 4 != 0)
-		return -1;
-	if (in_len > 0 && in[in_len - 1] == '=')
-		pad = in_len > 1 && in[in_len - 2] == '=' ? 2 : 1;
-	out = xmalloc(in_len / 4 * 3 + 1);
-	for (i = 0; i < in_len; i += 4) {
-		for (j = 0; j < 4; j++) {
-			bool last = i + 4 == in_len;
-
-			if (last && j >= 4 - (int)pad) {
-				v[j] = 0;
-				continue;
-			}
-			if ((v[j] = b64_value(in[i + j])) < 0) {
-				xfree(&out);
-				return -1;
-			}
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		out[o++] = (unsigned char)(v[1] << 4 | v[2] >> 2);
-		out[o++] = (unsigned char)(v[2] << 6 | v[3]);
-	}
-	*out_len_r = o - pad;
-	out[*out_len_r] = '\0';
-	*out_r = out;
-	return 0;
-}
-
-char *
-password_base64_encode(const unsigned char *in, size_t len)
-{
-	char *out = xmalloc((len + 2) / 3 * 4 + 1);
-	size_t i, o = 0;
-	unsigned int v;
-
-	for (i = 0; i < len; i += 3) {
-		v = (unsigned int)in[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned int)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		out[o++] = b64_chars[v >> 18 & 63];
-		out[o++] = b64_chars[v >> 12 & 63];
-		out[o++] = i + 1 < len ? b64_chars[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? b64_chars[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return out;
 }
 
 static int
@@ -312,12 +243,20 @@ scheme_decode(const struct password_scheme *s, enum password_encoding enc,
 		}
 		/* the length may have matched by chance: try base64 */
 		__attribute__((fallthrough));
-	case PASSWORD_ENC_BASE64:
-		if (password_base64_decode(data, len, raw_r, raw_len_r) < 0) {
+	case PASSWORD_ENC_BASE64: {
+		struct strbuf sb;
+
+		/* max fits the decoding: one allocation, no stray copies */
+		strbuf_init(&sb, base64_decoded_max_len(len));
+		if (base64_decode(data, len, PASSWORD_BASE64_FLAGS, &sb) < 0) {
+			strbuf_release(&sb);
 			*error_r = "stored password is not valid base64";
 			return -1;
 		}
+		*raw_len_r = sb.len;
+		*raw_r = (unsigned char *)strbuf_steal(&sb);
 		break;
+	}
 	}
 	if (s->raw_len != 0 && *raw_len_r != s->raw_len) {
 		xfree(raw_r);
@@ -489,9 +428,14 @@ password_generate(const char *plain, size_t plain_len, const char *scheme,
 	case PASSWORD_ENC_NONE:
 		enc_data = xstrndup((const char *)raw, raw_len);
 		break;
-	case PASSWORD_ENC_BASE64:
-		enc_data = password_base64_encode(raw, raw_len);
+	case PASSWORD_ENC_BASE64: {
+		struct strbuf sb;
+
+		strbuf_init(&sb, STRBUF_UNLIMITED);
+		(void)base64_encode(raw, raw_len, &sb); /* unlimited */
+		enc_data = strbuf_steal(&sb);
 		break;
+	}
 	case PASSWORD_ENC_HEX:
 	default:
 		enc_data = hex_encode(raw, raw_len);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/base64.h"
+
 #define ATTR_UNUSED_ARG __attribute__((unused))
 
 enum password_encoding {
@@ -69,11 +71,10 @@ int password_random(void *buf, size_t len, const char **error_r);
 int password_random_salt(char *buf, size_t len, const char **error_r);
 /* Constant-time comparison of equal-length buffers. */
 bool password_equal(const void *a, const void *b, size_t len);
-/* Strict standard base64 (padding required): 0 or -1. *out_r is allocated
-   (NUL-terminated for convenience). */
-int password_base64_decode(const char *in, size_t in_len, unsigned char **out_r,
-			   size_t *out_len_r);
-char *password_base64_encode(const unsigned char *in, size_t len);
+/* util/base64 rules for stored hashes and SCRAM fields: padding required,
+   non-zero unused bits accepted (as Dovecot's decoder does). */
+#define PASSWORD_BASE64_FLAGS                                                  \
+	(BASE64_DECODE_PAD_REQUIRED | BASE64_DECODE_IGNORE_UNUSED_BITS)
 
 /* password_crypt.c */
 password_verify_fn password_crypt_verify;

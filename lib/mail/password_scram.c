@@ -8,6 +8,8 @@
  */
 #include "mail/password_scheme.h"
 #include "mail/password_scheme_private.h"
+#include "util/base64.h"
+#include "util/strbuf.h"
 #include "util/xmem.h"
 
 #include <stdbool.h>
@@ -65,20 +67,24 @@ static int
 scram_field(const char *start, const char *end, size_t max, bool exact,
 	    unsigned char *out, size_t *len_r)
 {
-	unsigned char *dec;
-	size_t len;
+	struct strbuf dec;
+	size_t len = (size_t)(end - start);
 	int ret = -1;
 
-	if (password_base64_decode(start, (size_t)(end - start), &dec, &len) <
-	    0)
+	/* max fits the decoding: one allocation, wiped below */
+	strbuf_init(&dec, base64_decoded_max_len(len));
+	if (base64_decode(start, len, PASSWORD_BASE64_FLAGS, &dec) < 0) {
+		strbuf_release(&dec);
 		return -1;
-	if (len > 0 && len <= max && (!exact || len == max)) {
-		memcpy(out, dec, len);
-		*len_r = len;
+	}
+	if (dec.len > 0 && dec.len <= max && (!exact || dec.len == max)) {
+		memcpy(out, dec.data, dec.len);
+		*len_r = dec.len;
 		ret = 0;
 	}
-	xmem_wipe(dec, len);
-	xfree(&dec);
+	if (dec.data != NULL)
+		xmem_wipe(dec.data, dec.len);
+	strbuf_release(&dec);
 	return ret;
 }
 
@@ -171,7 +177,7 @@ password_scram_generate(const struct password_scheme *s, const char *plain,
 			const char **error_r)
 {
 	struct password_scram_credentials keys;
-	char *b_salt, *b_stored, *b_server, *out;
+	struct strbuf out;
 
 	if (rounds == 0)
 		rounds = SCRAM_ITER_DEFAULT;
@@ -187,15 +193,16 @@ password_scram_generate(const struct password_scheme *s, const char *plain,
 		*error_r = "SCRAM key derivation failed";
 		return -1;
 	}
-	b_salt = password_base64_encode(keys.salt, keys.salt_len);
-	b_stored = password_base64_encode(keys.stored_key, keys.key_len);
-	b_server = password_base64_encode(keys.server_key, keys.key_len);
-	out = xasprintf("%u,%s,%s,%s", rounds, b_salt, b_stored, b_server);
+	/* "iterations,salt,StoredKey,ServerKey"; unlimited, so no failure */
+	strbuf_init(&out, STRBUF_UNLIMITED);
+	(void)strbuf_printf(&out, "%u,", rounds);
+	(void)base64_encode(keys.salt, keys.salt_len, &out);
+	(void)strbuf_append_char(&out, ',');
+	(void)base64_encode(keys.stored_key, keys.key_len, &out);
+	(void)strbuf_append_char(&out, ',');
+	(void)base64_encode(keys.server_key, keys.key_len, &out);
 	xmem_wipe(&keys, sizeof(keys));
-	xfree(&b_salt);
-	xfree(&b_stored);
-	xfree(&b_server);
-	*raw_r = (unsigned char *)out;
-	*raw_len_r = strlen(out);
+	*raw_len_r = out.len;
+	*raw_r = (unsigned char *)strbuf_steal(&out);
 	return 0;
 }

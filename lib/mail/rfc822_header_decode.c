@@ -6,6 +6,7 @@
  * opened per conversion and closed before returning).
  */
 #include "mail/rfc822_header.h"
+#include "util/base64.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -163,22 +164,6 @@ hexval(unsigned char c)
 	return -1;
 }
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Decodes the text of one encoded word into raw (bounded by its size). */
 static void
 decode_word_text(struct strbuf *raw, char enc, const unsigned char *t,
@@ -203,23 +188,8 @@ decode_word_text(struct strbuf *raw, char enc, const unsigned char *t,
 		}
 		return;
 	}
-	{
-		unsigned int acc = 0, bits = 0;
-
-		for (i = 0; i < len; i++) {
-			int v = b64val(t[i]);
-
-			if (v < 0)
-				continue; /* '=' padding and garbage */
-			acc = (acc << 6) | (unsigned int)v;
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				(void)strbuf_append_char(
-				    raw, (char)((acc >> bits) & 0xff));
-			}
-		}
-	}
+	/* 'B': '=' padding and garbage are skipped; raw has room for all */
+	(void)base64_decode(t, len, BASE64_DECODE_SKIP_INVALID, raw);
 }
 
 static bool

@@ -13,6 +13,7 @@
 
 #include "mail/auth_client.h"
 #include "mail/auth_proto.h"
+#include "util/base64.h"
 #include "util/event.h"
 #include "util/strbuf.h"
 
@@ -63,7 +64,7 @@ login_cb(const struct auth_client_reply *reply, void *ctx)
 	}
 	answer = login_round++ == 0 ? login_user : login_pass;
 	strbuf_init(&b64, 4096);
-	if (auth_proto_base64_encode(answer, strlen(answer), &b64) < 0)
+	if (base64_encode(answer, strlen(answer), &b64) < 0)
 		exit(2);
 	auth_client_continue(req, strbuf_cstr(&b64));
 	strbuf_release(&b64);

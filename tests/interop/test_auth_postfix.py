@@ -17,17 +17,16 @@ unknown user get 535; without AUTH the relay is refused; Postfix logs
 sasl_method/sasl_username for the login.
 """
 import os
-import select
 import shutil
 import smtplib
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
 import dovetail_test
+import peers
+from peers import free_port
 from dovecot_auth_client import start_auth, stop_auth, log_text
 
 failures = []
@@ -41,135 +40,22 @@ def check(cond, what):
         failures.append(what)
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_tty(cmd, timeout=60):
-    """Runs a Postfix command with a pseudo-terminal as stderr: Postfix
-    commands write their errors to stderr only when it is a terminal
-    (otherwise to syslog, which a test host may not have)."""
-    master, slave = os.openpty()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave,
-                         stderr=slave, start_new_session=True)
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            out += data
-        elif p.poll() is not None:
-            break
-    if p.poll() is None:
-        p.kill()
-    p.wait()
-    os.close(master)
-    return p.returncode, out.decode(errors="replace").replace("\r", "")
-
-
-class Postfix:
-    """A private Postfix instance in dir with one submission-like smtpd
-    per (port, auth socket) pair."""
-
-    def __init__(self, base, services):
-        self.base = base
-        self.etc = os.path.join(base, "etc")
-        self.maillog = os.path.join(base, "maillog")
-        self.services = services
-        self.postfix = dovetail_test.need_program("postfix", "postfix")
-        self.running = False
-        os.makedirs(self.etc)
-        os.makedirs(os.path.join(base, "spool"))
-        with open(os.path.join(self.etc, "main.cf"), "w") as f:
-            f.write(f"""compatibility_level = 3.6
-queue_directory = {base}/spool
-data_directory = {base}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = postfix.example.test
-mydestination =
-alias_maps =
-alias_database =
-maillog_file = {self.maillog}
-maillog_file_prefixes = {base}
-smtpd_tls_security_level = none
-""")
-        lines = []
-        for port, sock in services:
-            lines += [f"127.0.0.1:{port} inet n - n - - smtpd",
-                      "  -o syslog_name=postfix/submission",
-                      "  -o smtpd_sasl_auth_enable=yes",
-                      "  -o smtpd_sasl_type=dovecot",
-                      f"  -o smtpd_sasl_path={sock}",
-                      "  -o smtpd_sasl_security_options=noanonymous",
-                      "  -o smtpd_relay_restrictions="
-                      "permit_sasl_authenticated,reject",
-                      "  -o broken_sasl_auth_clients=yes"]
-        for l in ("cleanup unix n - n - 0 cleanup",
-                  "qmgr unix n - n 300 1 qmgr",
-                  "rewrite unix - - n - - trivial-rewrite",
-                  "bounce unix - - n - 0 bounce",
-                  "defer unix - - n - 0 bounce",
-                  "trace unix - - n - 0 bounce",
-                  "verify unix - - n - 1 verify",
-                  "proxymap unix - - n - - proxymap",
-                  "error unix - - n - - error",
-                  "retry unix - - n - - error",
-                  "discard unix - - n - - discard",
-                  "smtp unix - - n - - smtp",
-                  "anvil unix - - n - 1 anvil",
-                  "scache unix - - n - 1 scache",
-                  "postlog unix-dgram n - n - 1 postlogd"):
-            lines.append(l)
-        with open(os.path.join(self.etc, "master.cf"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-
-    def start(self):
-        # "postfix check" creates the queue layout (post-install)
-        rc, out = run_tty([self.postfix, "-c", self.etc, "check"])
-        if rc != 0:
-            raise RuntimeError("postfix check: " + out)
-        rc, out = run_tty([self.postfix, "-c", self.etc, "start"])
-        if rc != 0:
-            raise RuntimeError("postfix start: " + out)
-        self.running = True
-        for port, _ in self.services:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), 1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("postfix does not listen on %d:\n%s"
-                                           % (port, self.log()))
-                    time.sleep(0.2)
-
-    def stop(self):
-        if not self.running:
-            return
-        rc, out = run_tty([self.postfix, "-c", self.etc, "stop"])
-        if rc != 0:
-            run_tty([self.postfix, "-c", self.etc, "abort"])
-        self.running = False
-
-    def log(self):
-        try:
-            with open(self.maillog, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return "(no maillog)"
+def postfix(base, services):
+    """A private Postfix in base with one submission-like smtpd per
+    (port, auth socket) pair."""
+    lines = []
+    for port, sock in services:
+        lines += [f"127.0.0.1:{port} inet n - n - - smtpd",
+                  "  -o syslog_name=postfix/submission",
+                  "  -o smtpd_sasl_auth_enable=yes",
+                  "  -o smtpd_sasl_type=dovecot",
+                  f"  -o smtpd_sasl_path={sock}",
+                  "  -o smtpd_sasl_security_options=noanonymous",
+                  "  -o smtpd_relay_restrictions="
+                  "permit_sasl_authenticated,reject",
+                  "  -o broken_sasl_auth_clients=yes"]
+    return peers.PrivatePostfix(base, "", lines,
+                                [port for port, _ in services])
 
 
 def write(path, text, mode=0o644):
@@ -311,8 +197,8 @@ def main():
         auths.append(start_auth(auth, conf_sqlite, sock_sqlite))
         auths.append(start_auth(auth, conf_mysql, sock_mysql))
         port_sqlite, port_mysql = free_port(), free_port()
-        pf = Postfix(os.path.join(base, "postfix"),
-                     [(port_sqlite, sock_sqlite), (port_mysql, sock_mysql)])
+        pf = postfix(os.path.join(base, "postfix"),
+                      [(port_sqlite, sock_sqlite), (port_mysql, sock_mysql)])
         pf.start()
         exercise(port_sqlite, "sqlite")
         exercise(port_mysql, "mysql")

@@ -15,17 +15,16 @@ users from a passwd-file owned by the test mail user.
    Needs smtpd, qmgr and smtp built (else skipped locally, failed in CI).
 """
 import os
-import pwd
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import dovetail_test
+import peers
+from peers import ensure_user, read, wait_for
 
 VMAIL = "dvvmail"
 failures = []
@@ -37,101 +36,15 @@ def check(cond, what):
         failures.append(what)
 
 
-def wait_for(cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
-
-
-def read(path, mode="r"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return "" if mode == "r" else b""
-
-
-def ensure_user(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell",
-                        "/usr/sbin/nologin", "--user-group", name],
-                       check=False)
-        return pwd.getpwnam(name)
-
-
-class Dovecot:
+class Dovecot(peers.PrivateDovecot):
     def __init__(self, base, vmail, users):
-        self.base = base
-        self.dovecot = dovetail_test.need_program("dovecot", "dovecot-core")
-        self.doveadm = dovetail_test.need_program("doveadm", "dovecot-core")
-        if not os.path.exists("/usr/lib/dovecot/lmtp"):
-            dovetail_test.missing("/usr/lib/dovecot/lmtp (apt-get install "
-                                  "dovecot-lmtpd)")
-        self.run = os.path.join(base, "run")
-        self.conf = os.path.join(base, "dovecot.conf")
-        self.log = os.path.join(base, "dovecot.log")
-        self.sock = os.path.join(self.run, "lmtp")
-        self.home = os.path.join(base, "dhome")
-        for d in (self.run, os.path.join(base, "state")):
-            os.makedirs(d)
-        os.makedirs(self.home)
-        os.chown(self.home, vmail.pw_uid, vmail.pw_gid)
-        passwd = os.path.join(base, "dovecot-users")
-        with open(passwd, "w") as f:
-            for u in users:
-                f.write(f"{u}:{{PLAIN}}x:{vmail.pw_uid}:{vmail.pw_gid}::"
-                        f"{self.home}/{u}::\n")
-        os.chmod(passwd, 0o644)
-        with open(self.conf, "w") as f:
-            f.write(f"""base_dir = {self.run}
-state_dir = {base}/state
-log_path = {self.log}
-ssl = no
-listen = 127.0.0.1
-protocols = lmtp
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-userdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-service lmtp {{
-  unix_listener lmtp {{
+        self.sock = os.path.join(base, "run", "lmtp")
+        super().__init__(base, vmail, users, "x", "lmtp", """service lmtp {
+  unix_listener lmtp {
     mode = 0666
-  }}
-}}
-""")
-
-    def start(self):
-        # dovecot forks into the background: its output goes to a file,
-        # a pipe would stay open as long as it runs
-        out = os.path.join(self.base, "dovecot.start")
-        with open(out, "w") as f:
-            rc = subprocess.run([self.dovecot, "-c", self.conf], stdout=f,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL).returncode
-        if rc != 0:
-            raise RuntimeError("dovecot: " + read(out))
-        if not wait_for(lambda: os.path.exists(self.sock), 15):
-            raise RuntimeError("dovecot lmtp socket missing:\n" +
-                               read(self.log))
-
-    def stop(self):
-        subprocess.run([self.doveadm, "-c", self.conf, "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pidfile = os.path.join(self.run, "master.pid")
-        wait_for(lambda: not os.path.exists(pidfile), 10)
+  }
+}
+""", "lmtp", "dovecot-lmtpd", ready_socket=self.sock)
 
     def fetch(self, user, fields):
         p = subprocess.run([self.doveadm, "-c", self.conf, "fetch", "-u",
@@ -281,15 +194,11 @@ def main():
     base = tempfile.mkdtemp(prefix="dovetail-lmtp-dovecot-")
     os.chmod(base, 0o755)
     dv = Dovecot(base, vmail, ["alice@example.test", "carol@example.test"])
-    started = False
     try:
-        dv.start()
-        started = True
-        part1_dovecot_reads_ours(base, dv)
-        part2_ours_to_dovecot(base, dv)
+        with dv:
+            part1_dovecot_reads_ours(base, dv)
+            part2_ours_to_dovecot(base, dv)
     finally:
-        if started:
-            dv.stop()
         if failures:
             print("--- dovecot.log\n" + read(dv.log)[-4000:])
             print("--- lmtpd.log\n" + read(os.path.join(base, "lmtpd.log")))

@@ -12,18 +12,16 @@ the user's Maildir new/ with Return-Path, Delivered-To and Postfix's own
 Received header, body intact. A second message uses user+folder.
 """
 import os
-import pwd
 import re
-import select
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import dovetail_test
+import peers
+from peers import ensure_user, free_port, read, wait_for
 
 VMAIL = "dvvmail"
 failures = []
@@ -33,68 +31,6 @@ def check(cond, what):
     print(("ok    " if cond else "FAIL  ") + what)
     if not cond:
         failures.append(what)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_tty(cmd, timeout=60):
-    """Postfix commands report errors on stderr only when it is a tty."""
-    master, slave = os.openpty()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave,
-                         stderr=slave, start_new_session=True)
-    os.close(slave)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                data = os.read(master, 4096)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            out += data
-        elif p.poll() is not None:
-            break
-    if p.poll() is None:
-        p.kill()
-    p.wait()
-    os.close(master)
-    return p.returncode, out.decode(errors="replace").replace("\r", "")
-
-
-def ensure_user(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell",
-                        "/usr/sbin/nologin", "--user-group", name],
-                       check=False)
-        return pwd.getpwnam(name)
-
-
-def wait_for(cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def start_lmtpd(base, sock, mail, vmailbox):
@@ -122,52 +58,6 @@ def start_lmtpd(base, sock, mail, vmailbox):
     return proc
 
 
-def write_postfix(base, port, sock):
-    etc = os.path.join(base, "etc")
-    os.makedirs(etc)
-    os.makedirs(os.path.join(base, "spool"))
-    with open(os.path.join(etc, "main.cf"), "w") as f:
-        f.write(f"""compatibility_level = 3.6
-queue_directory = {base}/spool
-data_directory = {base}/data
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = postfix.example.test
-mydestination =
-alias_maps =
-alias_database =
-maillog_file = {base}/maillog
-maillog_file_prefixes = {base}
-smtpd_tls_security_level = none
-virtual_mailbox_domains = example.test
-virtual_mailbox_maps = static:ok
-virtual_transport = lmtp:unix:{sock}
-""")
-    lines = [f"127.0.0.1:{port} inet n - n - - smtpd"]
-    for l in ("cleanup unix n - n - 0 cleanup",
-              "qmgr unix n - n 300 1 qmgr",
-              "rewrite unix - - n - - trivial-rewrite",
-              "bounce unix - - n - 0 bounce",
-              "defer unix - - n - 0 bounce",
-              "trace unix - - n - 0 bounce",
-              "verify unix - - n - 1 verify",
-              "proxymap unix - - n - - proxymap",
-              "error unix - - n - - error",
-              "retry unix - - n - - error",
-              "discard unix - - n - - discard",
-              "smtp unix - - n - - smtp",
-              "lmtp unix - - n - - lmtp",
-              "anvil unix - - n - 1 anvil",
-              "scache unix - - n - 1 scache",
-              "postlog unix-dgram n - n - 1 postlogd"):
-        lines.append(l)
-    with open(os.path.join(etc, "master.cf"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return etc
-
-
 def new_files(d):
     d = os.path.join(d, "new")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -175,7 +65,7 @@ def new_files(d):
 
 def main():
     dovetail_test.need_root()
-    postfix = dovetail_test.need_program("postfix", "postfix")
+    dovetail_test.need_program("postfix", "postfix")
     if not os.access(dovetail_test.bin_path("lmtpd"), os.X_OK):
         dovetail_test.missing(dovetail_test.bin_path("lmtpd"))
     vmail = ensure_user(VMAIL)
@@ -190,21 +80,16 @@ def main():
     os.chmod(vmailbox, 0o644)
     sock = os.path.join(base, "lmtp")
     port = free_port()
-    etc = write_postfix(base, port, sock)
-    maillog = os.path.join(base, "maillog")
+    pf = peers.PrivatePostfix(base, "virtual_mailbox_domains = example.test\n"
+                              "virtual_mailbox_maps = static:ok\n"
+                              f"virtual_transport = lmtp:unix:{sock}\n",
+                              [f"127.0.0.1:{port} inet n - n - - smtpd"],
+                              [port])
+    maillog = pf.maillog
     lmtpd = None
-    running = False
     try:
         lmtpd = start_lmtpd(base, sock, mail, vmailbox)
-        rc, out = run_tty([postfix, "-c", etc, "check"])
-        if rc != 0:
-            raise RuntimeError("postfix check: " + out)
-        rc, out = run_tty([postfix, "-c", etc, "start"])
-        if rc != 0:
-            raise RuntimeError("postfix start: " + out)
-        running = True
-        if not wait_for(lambda: _listening(port), 20):
-            raise RuntimeError("postfix does not listen:\n" + read(maillog))
+        pf.start()
 
         body = ("From: Sender <sender@remote.test>\r\n"
                 "To: alice@example.test\r\nSubject: via Postfix\r\n"
@@ -260,10 +145,7 @@ def main():
               "alice+Work without a Work folder lands in INBOX")
         check(lmtpd.poll() is None, "lmtpd still running")
     finally:
-        if running:
-            rc, _ = run_tty([postfix, "-c", etc, "stop"])
-            if rc != 0:
-                run_tty([postfix, "-c", etc, "abort"])
+        pf.stop()
         if lmtpd is not None:
             lmtpd.terminate()
             try:
@@ -280,14 +162,6 @@ def main():
     print(f"{'FAILED' if failures else 'PASSED'}: {len(failures)} "
           "check(s) failed")
     sys.exit(1 if failures else 0)
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 1).close()
-        return True
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

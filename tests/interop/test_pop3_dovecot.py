@@ -20,14 +20,13 @@ sizes, UIDLs in pop3_uidl_format %08Xu%08Xv). Checked, in both orders:
 """
 import os
 import poplib
-import pwd
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 import dovetail_test
+import peers
+from peers import ensure_user, free_port, read
 
 VMAIL = "dvvmail"
 failures = []
@@ -39,84 +38,10 @@ def check(cond, what):
         failures.append(what)
 
 
-def wait_for(cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.2)
-    return cond()
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def ensure_user(name):
-    try:
-        return pwd.getpwnam(name)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home",
-                        "--home-dir", "/nonexistent", "--shell",
-                        "/usr/sbin/nologin", "--user-group", name],
-                       check=False)
-        return pwd.getpwnam(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Dovecot:
+class Dovecot(peers.PrivateDovecot):
     def __init__(self, base, vmail, users):
-        self.base = base
-        self.dovecot = dovetail_test.need_program("dovecot", "dovecot-core")
-        self.doveadm = dovetail_test.need_program("doveadm", "dovecot-core")
-        if not os.path.exists("/usr/lib/dovecot/pop3"):
-            dovetail_test.missing("/usr/lib/dovecot/pop3 (apt-get install "
-                                  "dovecot-pop3d)")
-        self.run = os.path.join(base, "run")
-        self.conf = os.path.join(base, "dovecot.conf")
-        self.log = os.path.join(base, "dovecot.log")
-        self.home = os.path.join(base, "dhome")
         self.port = free_port()
-        for d in (self.run, os.path.join(base, "state")):
-            os.makedirs(d)
-        os.makedirs(self.home)
-        os.chown(self.home, vmail.pw_uid, vmail.pw_gid)
-        passwd = os.path.join(base, "dovecot-users")
-        with open(passwd, "w") as f:
-            for u in users:
-                f.write(f"{u}:{{PLAIN}}pw:{vmail.pw_uid}:{vmail.pw_gid}::"
-                        f"{self.home}/{u}::\n")
-        os.chmod(passwd, 0o644)
-        with open(self.conf, "w") as f:
-            f.write(f"""base_dir = {self.run}
-state_dir = {base}/state
-log_path = {self.log}
-ssl = no
-disable_plaintext_auth = no
-listen = 127.0.0.1
-protocols = pop3
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-passdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
-userdb {{
-  driver = passwd-file
-  args = {passwd}
-}}
+        super().__init__(base, vmail, users, "pw", "pop3", f"""disable_plaintext_auth = no
 service pop3-login {{
   inet_listener pop3 {{
     address = 127.0.0.1
@@ -126,32 +51,7 @@ service pop3-login {{
     port = 0
   }}
 }}
-""")
-
-    def start(self):
-        out = os.path.join(self.base, "dovecot.start")
-        with open(out, "w") as f:
-            rc = subprocess.run([self.dovecot, "-c", self.conf], stdout=f,
-                                stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL).returncode
-        if rc != 0:
-            raise RuntimeError("dovecot: " + read(out))
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                return True
-            except OSError:
-                return False
-        if not wait_for(up, 15):
-            raise RuntimeError("dovecot pop3 not listening:\n" +
-                               read(self.log))
-
-    def stop(self):
-        subprocess.run([self.doveadm, "-c", self.conf, "stop"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        pidfile = os.path.join(self.run, "master.pid")
-        wait_for(lambda: not os.path.exists(pidfile), 10)
+""", "pop3", "dovecot-pop3d", ready_port=self.port)
 
     def pop3(self, user, dele=()):
         """[(uid-order number, size, uidl)] as Dovecot serves them; the
@@ -228,79 +128,78 @@ def main():
         os.makedirs(os.path.dirname(m))
         os.chown(os.path.dirname(m), vmail.pw_uid, vmail.pw_gid)
         make_maildir(vmail, m)
-    dv.start()
     try:
-        # 1. Dovecot first
-        one = msg("one", "first\nbody")
-        put(vmail, alice, "new", "1700000000.M1P10.host,S=%d,W=%d"
-            % (len(one), len(one) + one.count(b"\n")), one)
-        put(vmail, alice, "new", "1700000005.M7P10.host",
-            msg("two", "lf only\nlines\n"))
-        put(vmail, alice, "cur", "1700000002.M3P10.host:2,S",
-            msg("three", "crlf\nbody", crlf=True))
-        theirs = dv.pop3("alice")
-        validity, mine = ours(vmail, alice)
-        print("dovecot:", theirs)
-        print("ours:   ", mine)
-        check(len(theirs) == 3, "Dovecot lists 3 messages")
-        check(mine == theirs, "1: UIDLs and sizes equal after Dovecot's sync")
-        check(theirs and theirs[0][1] == "00000001%08x" % validity,
-              "UIDL is %08Xu%08Xv in lowercase hex")
+        with dv:
+            # 1. Dovecot first
+            one = msg("one", "first\nbody")
+            put(vmail, alice, "new", "1700000000.M1P10.host,S=%d,W=%d"
+                % (len(one), len(one) + one.count(b"\n")), one)
+            put(vmail, alice, "new", "1700000005.M7P10.host",
+                msg("two", "lf only\nlines\n"))
+            put(vmail, alice, "cur", "1700000002.M3P10.host:2,S",
+                msg("three", "crlf\nbody", crlf=True))
+            theirs = dv.pop3("alice")
+            validity, mine = ours(vmail, alice)
+            print("dovecot:", theirs)
+            print("ours:   ", mine)
+            check(len(theirs) == 3, "Dovecot lists 3 messages")
+            check(mine == theirs, "1: UIDLs and sizes equal after Dovecot's sync")
+            check(theirs and theirs[0][1] == "00000001%08x" % validity,
+                  "UIDL is %08Xu%08Xv in lowercase hex")
 
-        # 2. new mail, Dovetail first
-        put(vmail, alice, "new", "1700000100.M1P11.host",
-            msg("four", "x" * 100))
-        put(vmail, alice, "new", "1700000099.M9P11.host",
-            msg("five", "y\ny\ny", crlf=True))
-        _, mine = ours(vmail, alice)
-        check(not os.listdir(os.path.join(alice, "new")),
-              "2: our sync moved new/ to cur/")
-        theirs = dv.pop3("alice", dele=(2,))
-        print("dovecot:", theirs)
-        print("ours:   ", mine)
-        check(len(mine) == 5 and mine == theirs,
-              "2: Dovecot serves the UIDs we assigned")
+            # 2. new mail, Dovetail first
+            put(vmail, alice, "new", "1700000100.M1P11.host",
+                msg("four", "x" * 100))
+            put(vmail, alice, "new", "1700000099.M9P11.host",
+                msg("five", "y\ny\ny", crlf=True))
+            _, mine = ours(vmail, alice)
+            check(not os.listdir(os.path.join(alice, "new")),
+                  "2: our sync moved new/ to cur/")
+            theirs = dv.pop3("alice", dele=(2,))
+            print("dovecot:", theirs)
+            print("ours:   ", mine)
+            check(len(mine) == 5 and mine == theirs,
+                  "2: Dovecot serves the UIDs we assigned")
 
-        # 3. Dovecot deleted message 2
-        _, after = ours(vmail, alice)
-        check(after == mine[:1] + mine[2:],
-              "3: after Dovecot's DELE the others keep their UIDLs")
-        check(dv.pop3("alice") == after, "3: Dovecot agrees")
+            # 3. Dovecot deleted message 2
+            _, after = ours(vmail, alice)
+            check(after == mine[:1] + mine[2:],
+                  "3: after Dovecot's DELE the others keep their UIDLs")
+            check(dv.pop3("alice") == after, "3: Dovecot agrees")
 
-        # 4. Dovetail first on a fresh Maildir
-        put(vmail, bob, "new", "1700000200.M1P12.host", msg("b1", "b"))
-        put(vmail, bob, "new", "1700000201.M1P12.host,S=10,W=12",
-            b"0123\n5678\n")
-        validity, mine = ours(vmail, bob)
-        theirs = dv.pop3("bob")
-        print("dovecot:", theirs)
-        print("ours:   ", mine)
-        check(len(mine) == 2 and mine == theirs,
-              "4: Dovecot serves a Maildir Dovetail synced first")
-        check(validity != 0 and theirs and
-              theirs[0][1].endswith("%08x" % validity),
-              "4: Dovecot keeps our UIDVALIDITY")
+            # 4. Dovetail first on a fresh Maildir
+            put(vmail, bob, "new", "1700000200.M1P12.host", msg("b1", "b"))
+            put(vmail, bob, "new", "1700000201.M1P12.host,S=10,W=12",
+                b"0123\n5678\n")
+            validity, mine = ours(vmail, bob)
+            theirs = dv.pop3("bob")
+            print("dovecot:", theirs)
+            print("ours:   ", mine)
+            check(len(mine) == 2 and mine == theirs,
+                  "4: Dovecot serves a Maildir Dovetail synced first")
+            check(validity != 0 and theirs and
+                  theirs[0][1].endswith("%08x" % validity),
+                  "4: Dovecot keeps our UIDVALIDITY")
 
-        # 5. same files, Dovecot first (carol) vs Dovetail first (dave)
-        files = [("new", "1700000300.M20P1.host", "a" * 10),
-                 ("new", "999999999.M1P1.host", "b" * 20),
-                 ("cur", "1700000299.M1P1.host:2,S", "c" * 30),
-                 ("new", "1700000300.M3P1.host", "d" * 40),
-                 ("cur", "1700000100.M1P1.host:2,", "e" * 50),
-                 ("new", "1700000300.M3P2.host,S=77,W=80", "f" * 60)]
-        for who in (carol, dave):
-            for sub, name, body in files:
-                put(vmail, who, sub, name, msg(name, body))
-        theirs = dv.pop3("carol")
-        _, mine = ours(vmail, dave)
-        order_theirs = [(size, uidl[:8]) for size, uidl in theirs]
-        order_mine = [(size, uidl[:8]) for size, uidl in mine]
-        print("dovecot:", order_theirs)
-        print("ours:   ", order_mine)
-        check(len(mine) == 6 and order_mine == order_theirs,
-              "5: first syncs by Dovecot and by Dovetail give the same UIDs")
+            # 5. same files, Dovecot first (carol) vs Dovetail first (dave)
+            files = [("new", "1700000300.M20P1.host", "a" * 10),
+                     ("new", "999999999.M1P1.host", "b" * 20),
+                     ("cur", "1700000299.M1P1.host:2,S", "c" * 30),
+                     ("new", "1700000300.M3P1.host", "d" * 40),
+                     ("cur", "1700000100.M1P1.host:2,", "e" * 50),
+                     ("new", "1700000300.M3P2.host,S=77,W=80", "f" * 60)]
+            for who in (carol, dave):
+                for sub, name, body in files:
+                    put(vmail, who, sub, name, msg(name, body))
+            theirs = dv.pop3("carol")
+            _, mine = ours(vmail, dave)
+            order_theirs = [(size, uidl[:8]) for size, uidl in theirs]
+            order_mine = [(size, uidl[:8]) for size, uidl in mine]
+            print("dovecot:", order_theirs)
+            print("ours:   ", order_mine)
+            check(len(mine) == 6 and order_mine == order_theirs,
+                  "5: first syncs by Dovecot and by Dovetail give the same UIDs")
     finally:
-        dv.stop()
         if failures:
             print(read(dv.log)[-3000:])
     if failures:

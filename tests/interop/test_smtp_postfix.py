@@ -24,8 +24,8 @@ sys.path.insert(0, HERE)
 import dovetail_test  # noqa: E402
 from instance import Instance  # noqa: E402
 from queue_tools import FakeLMTP, inject, wake_qmgr  # noqa: E402
-from test_lmtp_postfix import (_listening, free_port, read, run_tty,  # noqa: E402
-                               wait_for, write_postfix)
+import peers  # noqa: E402
+from peers import free_port, read, wait_for  # noqa: E402
 
 failures = []
 
@@ -38,34 +38,31 @@ def check(cond, what):
 
 def main():
     dovetail_test.need_root()
-    postfix = dovetail_test.need_program("postfix", "postfix")
+    dovetail_test.need_program("postfix", "postfix")
     dovetail_test.need_program("openssl", "openssl")
     base = tempfile.mkdtemp(prefix="dovetail-smtp-postfix-")
     os.chmod(base, 0o755)
     fake = FakeLMTP(None, ["alice@example.test"], tcp=True)
     port = free_port()
-    etc = write_postfix(base, port, "/nonexistent")
     cert, key = os.path.join(base, "pf.crt"), os.path.join(base, "pf.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
                     "-subj", "/CN=postfix.example.test", "-keyout", key, "-out", cert],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Replace write_postfix's no-TLS and LMTP socket lines; add tlsmgr.
-    with open(os.path.join(etc, "main.cf")) as f:
-        lines = [x for x in f.read().splitlines()
-                 if not x.startswith(("virtual_transport", "smtpd_tls_security_level"))]
-    with open(os.path.join(etc, "main.cf"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(etc, "master.cf"), "a") as f:
-        f.write("tlsmgr unix - - n 1000? 1 tlsmgr\n")
-    with open(os.path.join(etc, "main.cf"), "a") as f:
-        f.write(f"""virtual_transport = lmtp:inet:127.0.0.1:{fake.port}
-smtpd_tls_security_level = may
-smtpd_tls_cert_file = {cert}
-smtpd_tls_key_file = {key}
-smtpd_tls_loglevel = 1
-""")
-    maillog = os.path.join(base, "maillog")
+    # Postfix receives on port with STARTTLS and hands alice's mail to the
+    # fake LMTP peer (its "mailbox").
+    pf = peers.PrivatePostfix(
+        os.path.join(base, "postfix"),
+        "virtual_mailbox_domains = example.test\n"
+        "virtual_mailbox_maps = static:ok\n"
+        f"virtual_transport = lmtp:inet:127.0.0.1:{fake.port}\n"
+        "smtpd_tls_security_level = may\n"
+        f"smtpd_tls_cert_file = {cert}\n"
+        f"smtpd_tls_key_file = {key}\n"
+        "smtpd_tls_loglevel = 1\n",
+        [f"127.0.0.1:{port} inet n - n - - smtpd",
+         "tlsmgr unix - - n 1000? 1 tlsmgr"], [port])
+    maillog = pf.maillog
     tmap = os.path.join(base, "transport")
     with open(tmap, "w") as f:
         f.write(f"example.test smtp:[127.0.0.1]:{port}\n")
@@ -79,17 +76,8 @@ transport_maps = texthash:{tmap}
 smtp_helo_name = dovetail.example.test
 smtp_tls_security_level = may
 """
-    running = False
     try:
-        rc, out = run_tty([postfix, "-c", etc, "check"])
-        if rc != 0:
-            raise RuntimeError("postfix check: " + out)
-        rc, out = run_tty([postfix, "-c", etc, "start"])
-        if rc != 0:
-            raise RuntimeError("postfix start: " + out)
-        running = True
-        if not wait_for(lambda: _listening(port), 20):
-            raise RuntimeError("postfix does not listen:\n" + read(maillog))
+        pf.start()
         with inst:
             inst.setup()
             inst.start()
@@ -120,10 +108,7 @@ smtp_tls_security_level = may
             if failures:
                 print("--- dovetail log\n" + inst.log()[-5000:])
     finally:
-        if running:
-            rc, _ = run_tty([postfix, "-c", etc, "stop"])
-            if rc != 0:
-                run_tty([postfix, "-c", etc, "abort"])
+        pf.stop()
         fake.stop()
         if failures:
             print("--- maillog\n" + read(maillog)[-5000:])

@@ -107,58 +107,6 @@ test_parse_uint(void **state)
 }
 
 static void
-test_base64_roundtrip(void **state)
-{
-	struct strbuf enc, dec;
-	const char data[] = "\0alice\0pass\tword\n";
-
-	(void)state;
-	strbuf_init(&enc, 100);
-	strbuf_init(&dec, 100);
-	assert_int_equal(auth_proto_base64_encode(data, sizeof(data) - 1, &enc),
-			 0);
-	assert_string_equal(strbuf_cstr(&enc), "AGFsaWNlAHBhc3MJd29yZAo=");
-	assert_int_equal(auth_proto_base64_decode(enc.data, enc.len, &dec), 0);
-	assert_int_equal(dec.len, sizeof(data) - 1);
-	assert_memory_equal(dec.data, data, dec.len);
-	strbuf_release(&enc);
-	strbuf_release(&dec);
-}
-
-static void
-test_base64_strictness(void **state)
-{
-	struct strbuf dec;
-	static const char *const bad[] = {
-	    "A", "QQ=", "QUJD=", "QQ==QQ==", "Q Q=", "QR==", "====", "Q*==",
-	};
-
-	(void)state;
-	strbuf_init(&dec, 100);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(
-		    auth_proto_base64_decode(bad[i], strlen(bad[i]), &dec), -1);
-		assert_int_equal(dec.len, 0);
-	}
-	/* Missing padding is accepted. */
-	assert_int_equal(auth_proto_base64_decode("QQ", 2, &dec), 0);
-	assert_string_equal(strbuf_cstr(&dec), "A");
-	strbuf_release(&dec);
-}
-
-static void
-test_base64_limit(void **state)
-{
-	struct strbuf dec;
-
-	(void)state;
-	strbuf_init(&dec, 2);
-	assert_int_equal(auth_proto_base64_decode("QUJD", 4, &dec), -1);
-	assert_int_equal(dec.len, 0);
-	strbuf_release(&dec);
-}
-
-static void
 test_parse_auth_full(void **state)
 {
 	char line[] = "AUTH\t7\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\t"
@@ -374,9 +322,6 @@ main(void)
 	    cmocka_unit_test(test_split_fields),
 	    cmocka_unit_test(test_split_rejects_nul_and_too_many),
 	    cmocka_unit_test(test_parse_uint),
-	    cmocka_unit_test(test_base64_roundtrip),
-	    cmocka_unit_test(test_base64_strictness),
-	    cmocka_unit_test(test_base64_limit),
 	    cmocka_unit_test(test_parse_auth_full),
 	    cmocka_unit_test(test_parse_auth_errors),
 	    cmocka_unit_test(test_parse_cont),

@@ -23,13 +23,14 @@ import imaplib
 import os
 import pwd
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(sys.argv[0]))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
+import dovetail_test  # noqa: E402
+import peers  # noqa: E402
+
 ARGS = [a for a in sys.argv[1:] if a != "--check"]
 CHECK = "--check" in sys.argv[1:]
 CORPUS = ARGS[0] if ARGS else HERE
@@ -39,14 +40,6 @@ OVERRIDES = {
     # RFC 9051 7.5.2); Dovecot 2.3 shows it as an opaque leaf.
     "21-message-global",
 }
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def raw_value(data, item):
@@ -65,17 +58,13 @@ def raw_value(data, item):
     return v[:-1]
 
 
-def need_dovecot():
-    sys.path.insert(0, os.path.join(HERE, "..", "..", "lib"))
-    import dovetail_test
+def need_root():
     if os.geteuid() != 0:
         dovetail_test.missing("root privileges (dovecot drops to a mail user)")
-    if not os.path.exists("/usr/lib/dovecot/imap"):
-        dovetail_test.missing("Dovecot's imap (apt-get install dovecot-imapd)")
 
 
 def main():
-    need_dovecot()
+    need_root()
     differences = 0
     emls = sorted(glob.glob(os.path.join(CORPUS, "*.eml")))
     tmp = tempfile.mkdtemp(prefix="dovetail-genrefs-")
@@ -91,30 +80,11 @@ def main():
         os.chown(root, nobody.pw_uid, nobody.pw_gid)
         for f in files:
             os.chown(os.path.join(root, f), nobody.pw_uid, nobody.pw_gid)
-    port = free_port()
-    with open(os.path.join(tmp, "passwd"), "w") as f:
-        f.write("test:{PLAIN}pass:%d:%d::%s/home::\n"
-                % (nobody.pw_uid, nobody.pw_gid, tmp))
-    conf = os.path.join(tmp, "dovecot.conf")
-    with open(conf, "w") as f:
-        f.write("""base_dir = {t}/run
-state_dir = {t}/state
-log_path = {t}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+    port = peers.free_port()
+    dv = peers.PrivateDovecot(
+        tmp, nobody, {"test": os.path.join(tmp, "home")}, "pass", "imap",
+        """disable_plaintext_auth = no
 auth_mechanisms = plain
-first_valid_uid = 1
-mail_location = maildir:~/Maildir
-passdb {{
-  driver = passwd-file
-  args = {t}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {t}/passwd
-}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -130,17 +100,9 @@ service anvil {{
 service imap-login {{
   chroot =
 }}
-""".format(t=tmp, p=port))
-    proc = subprocess.Popen(["/usr/sbin/dovecot", "-F", "-c", conf])
-    try:
-        for _ in range(100):
-            try:
-                imap = imaplib.IMAP4("127.0.0.1", port)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            sys.exit("dovecot did not start; see %s/dovecot.log" % tmp)
+""".format(p=port), "imap", "dovecot-imapd", ready_port=port)
+    with dv:
+        imap = imaplib.IMAP4("127.0.0.1", port)
         imap.login("test", "pass")
         typ, data = imap.select("INBOX", readonly=True)
         assert int(data[0]) == len(emls), data
@@ -171,9 +133,6 @@ service imap-login {{
                           % (ref, value))
                     differences += 1
         imap.logout()
-    finally:
-        proc.terminate()
-        proc.wait()
     shutil.rmtree(tmp)
     if CHECK:
         print("refs of %d messages checked against Dovecot: %d differ"
