@@ -8,6 +8,7 @@
 
 #include "mail/mutf7.h"
 #include "util/strbuf.h"
+#include "util/utf8.h"
 
 static const char mutf7_b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
@@ -46,33 +47,6 @@ mutf7_utf8_get(const unsigned char *s, uint32_t *cp_r)
 	return len;
 }
 
-static int
-mutf7_utf8_put(struct strbuf *dest, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return strbuf_append(dest, b, n);
-}
 
 struct mutf7_enc {
 	uint32_t bits;
@@ -194,7 +168,7 @@ mutf7_decode_run(const unsigned char **sp, struct strbuf *dest)
 		/* Printable ASCII must be written directly; NUL never. */
 		if (cp == 0 || (cp >= 0x20 && cp <= 0x7e))
 			return -1;
-		if (mutf7_utf8_put(dest, cp) < 0)
+		if (utf8_append(dest, cp) < 0)
 			return -1;
 	}
 	if (high != 0 || units == 0 || nbits >= 6 || bits != 0)

@@ -12,36 +12,10 @@
 #include <iconv.h>
 #include <string.h>
 #include <strings.h>
+#include "util/utf8.h"
 
 #define RFC822_CHARSET_MAX 64
 
-static int
-append_utf8_cp(struct strbuf *out, unsigned int cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return strbuf_append(out, b, n);
-}
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
 static size_t
@@ -89,7 +63,7 @@ append_utf8_or(struct strbuf *out, const unsigned char *p, size_t len,
 			i += n;
 			continue;
 		}
-		if (append_utf8_cp(out, latin1 ? p[i] : 0xfffd) < 0)
+		if (utf8_append(out, latin1 ? p[i] : 0xfffd) < 0)
 			return -1;
 		i++;
 	}
@@ -112,7 +86,7 @@ rfc822_charset_to_utf8(struct strbuf *out, const char *charset,
 	if (strcasecmp(charset, "iso-8859-1") == 0 ||
 	    strcasecmp(charset, "latin1") == 0) {
 		for (i = 0; i < len; i++) {
-			if (append_utf8_cp(out, p[i]) < 0)
+			if (utf8_append(out, p[i]) < 0)
 				return -1;
 		}
 		return 0;
@@ -137,7 +111,7 @@ rfc822_charset_to_utf8(struct strbuf *out, const char *charset,
 			if (err == E2BIG)
 				continue;
 			/* invalid or incomplete: one U+FFFD, skip a byte */
-			if (append_utf8_cp(out, 0xfffd) < 0)
+			if (utf8_append(out, 0xfffd) < 0)
 				goto overflow;
 			in++;
 			inleft--;

@@ -6,6 +6,7 @@
 #include "mail/search_match.h"
 
 #include <string.h>
+#include "util/utf8.h"
 
 #define REPLACEMENT 0xfffdU
 
@@ -60,33 +61,6 @@ fold_cp(unsigned int cp, unsigned int *extra)
 	return cp;
 }
 
-static int
-put_cp(struct strbuf *out, unsigned int cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return strbuf_append(out, b, n);
-}
 
 /* Decodes one code point at p; returns its length (>= 1), with
    REPLACEMENT for an invalid byte. Returns 0 if the sequence is cut by
@@ -147,8 +121,8 @@ fold(struct strbuf *out, const unsigned char *d, size_t len, bool keep_partial,
 			n = 1;
 		}
 		cp = fold_cp(cp, &extra);
-		if (put_cp(out, cp) < 0 ||
-		    (extra != 0 && put_cp(out, extra) < 0))
+		if (utf8_append(out, cp) < 0 ||
+		    (extra != 0 && utf8_append(out, extra) < 0))
 			return -1;
 		i += n;
 	}
