@@ -43,6 +43,11 @@ extern struct auth_settings auth_set;
 
 /* Reads the auth_* parameters; log_fatal() on a bad value. */
 void auth_settings_init(void);
+/* Calls add(item, len) for each item of a comma (or newline) separated
+ * list such as passdb/userdb, white space around items removed, empty
+ * items skipped. */
+void auth_settings_split_list(const char *list,
+			      void (*add)(const char *item, size_t len));
 /* The configured mechanism called name (case-insensitive), or NULL. */
 const struct auth_mech *auth_settings_find_mech(const char *name);
 /* Applies auth_default_realm and auth_username_format to a client's user

@@ -109,20 +109,7 @@ auth_passdb_add(const char *spec, size_t len)
 void
 auth_passdb_init(void)
 {
-	const char *p = var_passdb;
-
-	while (*p != '\0') {
-		size_t len;
-
-		p += strspn(p, " \t\n,");
-		len = strcspn(p, ",\n");
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len > 0)
-			auth_passdb_add(p, len);
-		p += len;
-		p += strcspn(p, ",\n");
-	}
+	auth_settings_split_list(var_passdb, auth_passdb_add);
 	if (n_passdbs == 0)
 		log_fatal("passdb: no passdb configured");
 	passdb_cache = auth_cache_new(

@@ -174,3 +174,23 @@ auth_log_str(const char *s, char *buf, size_t size)
 	buf[i] = '\0';
 	return buf;
 }
+
+void
+auth_settings_split_list(const char *list,
+			 void (*add)(const char *item, size_t len))
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t len;
+
+		p += strspn(p, " \t\n,");
+		len = strcspn(p, ",\n");
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0)
+			add(p, len);
+		p += len;
+		p += strcspn(p, ",\n");
+	}
+}

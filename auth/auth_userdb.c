@@ -132,20 +132,7 @@ auth_userdb_add(const char *spec, size_t len)
 void
 auth_userdb_init(void)
 {
-	const char *p = var_userdb;
-
-	while (*p != '\0') {
-		size_t len;
-
-		p += strspn(p, " \t\n,");
-		len = strcspn(p, ",\n");
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len > 0)
-			auth_userdb_add(p, len);
-		p += len;
-		p += strcspn(p, ",\n");
-	}
+	auth_settings_split_list(var_userdb, auth_userdb_add);
 	if (n_userdbs == 0)
 		log_fatal("userdb: no userdb configured");
 	userdb_cache = auth_cache_new(
