@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mail/login_handoff.h"
+#include "util/base64.h"
 #include "util/strbuf.h"
 
 static bool
@@ -31,7 +32,10 @@ login_handoff_format(const struct login_handoff *h, struct strbuf *out,
 	    !value_ok(h->service, sizeof(h->service) - 1) ||
 	    !value_ok(h->rip, sizeof(h->rip) - 1) ||
 	    !value_ok(h->lip, sizeof(h->lip) - 1) ||
-	    !value_ok(h->mech, sizeof(h->mech) - 1)) {
+	    !value_ok(h->mech, sizeof(h->mech) - 1) ||
+	    !value_ok(h->tag, sizeof(h->tag) - 1) ||
+	    strchr(h->tag, ' ') != NULL ||
+	    h->input_len > sizeof(h->input)) {
 		*error_r = "handoff: invalid value";
 		return -1;
 	}
@@ -43,7 +47,34 @@ login_handoff_format(const struct login_handoff *h, struct strbuf *out,
 		*error_r = "handoff: line too long";
 		return -1;
 	}
+	/* The optional fields go before the LF that ends the line. */
+	strbuf_truncate(out, out->len - 1);
+	if ((h->tag[0] != '\0' && strbuf_printf(out, "\ttag=%s", h->tag) < 0) ||
+	    (h->input_len > 0 &&
+	     (strbuf_append_str(out, "\tinput=") < 0 ||
+	      base64_encode(h->input, h->input_len, out) < 0)) ||
+	    strbuf_append_char(out, '\n') < 0) {
+		*error_r = "handoff: line too long";
+		return -1;
+	}
 	return 0;
+}
+
+static int
+set_input(struct login_handoff *h, const char *v, size_t len)
+{
+	struct strbuf sb;
+	int ret = -1;
+
+	strbuf_init(&sb, sizeof(h->input));
+	if (base64_decode(v, len, 0, &sb) == 0) {
+		if (sb.len > 0)
+			memcpy(h->input, sb.data, sb.len);
+		h->input_len = sb.len;
+		ret = 0;
+	}
+	strbuf_release(&sb);
+	return ret;
 }
 
 static int
@@ -123,6 +154,12 @@ login_handoff_parse(const char *line, size_t len, struct login_handoff *h_r,
 			ret = set_str(h_r->lip, sizeof(h_r->lip), eq, vlen);
 		else if (KEY("mech"))
 			ret = set_str(h_r->mech, sizeof(h_r->mech), eq, vlen);
+		else if (KEY("tag")) {
+			ret = set_str(h_r->tag, sizeof(h_r->tag), eq, vlen);
+			if (ret == 0 && strchr(h_r->tag, ' ') != NULL)
+				ret = -1;
+		} else if (KEY("input"))
+			ret = set_input(h_r, eq, vlen);
 		else if (KEY("rport"))
 			ret = set_uint(&h_r->rport, eq, vlen, 65535);
 		else if (KEY("lport"))

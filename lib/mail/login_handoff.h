@@ -4,7 +4,7 @@
  * post-auth session process (running as the mail user): over a private
  * unix stream socket, one message of one text line
  *   "HANDOFF 1\tuser=<u>\tservice=<s>\trip=<ip>\tlip=<ip>\trport=<n>\t
- *    lport=<n>\ttls=<0|1>\tmech=<m>\n"
+ *    lport=<n>\ttls=<0|1>\tmech=<m>[\ttag=<t>][\tinput=<base64>]\n"
  * with the client's fd attached (SCM_RIGHTS) to its first byte. For a TLS
  * client the login process keeps the TLS session and passes one end of a
  * socketpair instead (it proxies; tls=1 says so), as Dovecot's login
@@ -24,8 +24,12 @@
 
 struct strbuf;
 
-#define LOGIN_HANDOFF_MAX 2048
+#define LOGIN_HANDOFF_MAX 8192
 #define LOGIN_HANDOFF_VALUE_MAX 255
+/* Client input the login process read beyond the login command
+ * (pipelining), passed on base64-encoded in "input=". */
+#define LOGIN_HANDOFF_INPUT_MAX 4096
+#define LOGIN_HANDOFF_TAG_MAX 64
 
 struct login_handoff {
 	char user[LOGIN_HANDOFF_VALUE_MAX + 1];
@@ -34,6 +38,10 @@ struct login_handoff {
 	unsigned int rport, lport;
 	bool tls;
 	char mech[32];
+	char tag[LOGIN_HANDOFF_TAG_MAX + 1]; /* IMAP: the login command's
+						tag ("tag="), else "" */
+	unsigned char input[LOGIN_HANDOFF_INPUT_MAX];
+	size_t input_len;
 };
 
 /* Appends the line for h. -1 with a static *error_r when a value contains

@@ -191,6 +191,29 @@ char *var_inet_protocols;
 #define DAY (24 * 3600LL)
 
 /* Keep sorted by area; one line per parameter. Bounds of TIME are seconds. */
+/* issue 6/7: login, imapd, pop3d */
+char *var_ssl;
+char *var_ssl_cert;
+char *var_ssl_key;
+bool var_login_tls_wrappermode;
+long long var_login_max_auth_failures;
+long long var_login_timeout;
+char *var_auth_client_path;
+char *var_login_session_service;
+long long var_mail_max_userip_connections;
+long long var_session_thread_stack;
+long long var_imap_max_line_length;
+long long var_imap_client_timeout;
+long long var_imap_idle_notify_interval;
+char *var_imap_special_use;
+char *var_imap_autocreate;
+long long var_imap_search_max_keys;
+char *var_pop3_uidl_format;
+bool var_pop3_lock_session;
+bool var_pop3_save_uidl;
+long long var_pop3_client_timeout;
+long long var_pop3_max_commands;
+
 const struct param_def mail_param_table[] = {
 	/* paths */
 	STR(queue_directory, DOVETAIL_QUEUE_DIR),
@@ -349,6 +372,42 @@ const struct param_def mail_param_table[] = {
 	STR(dns_trust_anchor_file, ""),
 	TIME(dns_timeout, "30s", 's', 1, 3600),
 	STR(inet_protocols, "all"),
+	/* issue 6/7: login processes and IMAP/POP3 sessions. Dovecot's
+	 * names and defaults: ssl (no|yes|required), ssl_cert/ssl_key
+	 * ("<path" as Dovecot writes them, or a path), mail_max_userip_
+	 * connections, imap_max_line_length, imap_idle_notify_interval,
+	 * pop3_uidl_format, pop3_lock_session, pop3_save_uidl. Ours:
+	 * login_tls_wrappermode (implicit TLS, as smtpd_tls_wrappermode),
+	 * login_max_auth_failures (Dovecot's fixed 3), login_timeout (pre-
+	 * auth idle), auth_client_path (the auth client socket the login
+	 * processes use), login_session_service (the private/ socket of
+	 * the session service; "" = imap or pop3), session_thread_stack,
+	 * imap_client_timeout (RFC 3501: at least 30 minutes),
+	 * imap_special_use and imap_autocreate (Dovecot's mailbox { auto,
+	 * special_use } blocks as two lines), imap_search_max_keys,
+	 * pop3_client_timeout (RFC 1939: at least 10 minutes),
+	 * pop3_max_commands (per session). */
+	STR(ssl, "yes"),
+	STR(ssl_cert, ""),
+	STR(ssl_key, ""),
+	BOOL(login_tls_wrappermode, "no"),
+	INT(login_max_auth_failures, "3", 1, 1000),
+	TIME(login_timeout, "60s", 's', 1, 3600),
+	STR(auth_client_path, "$queue_directory/private/auth"),
+	STR(login_session_service, ""),
+	INT(mail_max_userip_connections, "10", 0, 100000),
+	SIZE(session_thread_stack, "262144", 65536, 64LL * 1024 * 1024),
+	SIZE(imap_max_line_length, "65536", 1024, 16LL * 1024 * 1024),
+	TIME(imap_client_timeout, "30m", 's', 60, 7 * DAY),
+	TIME(imap_idle_notify_interval, "2m", 's', 1, DAY),
+	STR(imap_special_use, "Drafts=Drafts Sent=Sent Trash=Trash Junk=Junk Archive=Archive"),
+	STR(imap_autocreate, "subscribe"),
+	INT(imap_search_max_keys, "1000", 1, 100000),
+	STR(pop3_uidl_format, "%08Xu%08Xv"),
+	BOOL(pop3_lock_session, "no"),
+	BOOL(pop3_save_uidl, "no"),
+	TIME(pop3_client_timeout, "10m", 's', 60, DAY),
+	INT(pop3_max_commands, "100000", 1, 100000000),
 };
 /* clang-format on */
 

@@ -171,4 +171,28 @@ extern long long var_bounce_queue_lifetime;
 extern char *var_double_bounce_sender;
 extern char *var_2bounce_notice_recipient;
 
+/* issue 6/7: login processes, IMAP and POP3 sessions (Dovecot's names,
+ * except where marked ours in mail_params.c). */
+extern char *var_ssl;
+extern char *var_ssl_cert;
+extern char *var_ssl_key;
+extern bool var_login_tls_wrappermode;
+extern long long var_login_max_auth_failures;
+extern long long var_login_timeout;
+extern char *var_auth_client_path;
+extern char *var_login_session_service;
+extern long long var_mail_max_userip_connections;
+extern long long var_session_thread_stack;
+extern long long var_imap_max_line_length;
+extern long long var_imap_client_timeout;
+extern long long var_imap_idle_notify_interval;
+extern char *var_imap_special_use;
+extern char *var_imap_autocreate;
+extern long long var_imap_search_max_keys;
+extern char *var_pop3_uidl_format;
+extern bool var_pop3_lock_session;
+extern bool var_pop3_save_uidl;
+extern long long var_pop3_client_timeout;
+extern long long var_pop3_max_commands;
+
 #endif

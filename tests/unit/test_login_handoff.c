@@ -75,6 +75,43 @@ test_format_parse(void **state)
 	assert_string_equal(back.user, "b");
 }
 
+/* The IMAP tag and the client's pipelined input travel along. */
+static void
+test_tag_input(void **state)
+{
+	struct login_handoff h = sample, back;
+	struct strbuf sb;
+	const char *error;
+	static const char pipelined[] = "b SELECT INBOX\r\n\0c NOOP\r\n";
+
+	(void)state;
+	snprintf(h.tag, sizeof(h.tag), "a1");
+	memcpy(h.input, pipelined, sizeof(pipelined) - 1);
+	h.input_len = sizeof(pipelined) - 1;
+	strbuf_init(&sb, LOGIN_HANDOFF_MAX);
+	assert_int_equal(login_handoff_format(&h, &sb, &error), 0);
+	assert_non_null(strstr(sb.data, "\ttag=a1\tinput="));
+	assert_int_equal(login_handoff_parse(sb.data, sb.len - 1, &back,
+					     &error),
+			 0);
+	assert_string_equal(back.tag, "a1");
+	assert_int_equal(back.input_len, sizeof(pipelined) - 1);
+	assert_memory_equal(back.input, pipelined, sizeof(pipelined) - 1);
+	strbuf_reset(&sb);
+
+	/* a tag may not hold a space; input must be valid base64 */
+	snprintf(h.tag, sizeof(h.tag), "a b");
+	assert_int_equal(login_handoff_format(&h, &sb, &error), -1);
+	static const char *const bad[] = {
+	    "HANDOFF 1\tuser=a\ttag=a b", "HANDOFF 1\tuser=a\tinput=!!!!",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(login_handoff_parse(bad[i], strlen(bad[i]),
+						     &back, &error),
+				 -1);
+	strbuf_release(&sb);
+}
+
 static void
 test_pass_fd(void **state)
 {
@@ -152,6 +189,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_format_parse),
+	    cmocka_unit_test(test_tag_input),
 	    cmocka_unit_test(test_pass_fd),
 	};
 
