@@ -127,14 +127,18 @@ have smtp && svc lmtp unix - - n - - smtp
 # lmtpd runs as the virtual mail user, in mail_owner's group so it can
 # reach auth's userdb socket (dovetail setup creates vmail if missing).
 have lmtpd && svc dovetail-lmtp unix - vmail:dovetail n - - lmtpd
-if have imapd; then
-	svc 127.0.0.1:1143 inet n - n - - imapd
-	svc 127.0.0.1:9993 inet n - n - - imapd -o ssl=required
+# IMAP and POP3: the login processes on the demo ports, the session
+# services as vmail (in mail_owner's group, like lmtpd).
+if have imapd && have imap-login; then
+	svc 127.0.0.1:1143 inet n - n - - imap-login
+	svc 127.0.0.1:9993 inet n - n - - imap-login -o login_tls_wrappermode=yes
+	svc imap unix - vmail:dovetail n - 1 imapd
 	ports="$ports\n  IMAP            127.0.0.1:1143 (STARTTLS), IMAPS 127.0.0.1:9993"
 fi
-if have pop3d; then
-	svc 127.0.0.1:1110 inet n - n - - pop3d
-	svc 127.0.0.1:9995 inet n - n - - pop3d -o ssl=required
+if have pop3d && have pop3-login; then
+	svc 127.0.0.1:1110 inet n - n - - pop3-login
+	svc 127.0.0.1:9995 inet n - n - - pop3-login -o login_tls_wrappermode=yes
+	svc pop3 unix - vmail:dovetail n - 1 pop3d
 	ports="$ports\n  POP3            127.0.0.1:1110 (STLS), POP3S 127.0.0.1:9995"
 fi
 

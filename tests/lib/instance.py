@@ -183,6 +183,15 @@ class Instance:
         # service's user and group, and smtp (mail_owner) must connect.
         "lmtpd": "dovetail-lmtp unix - {vmail}:{mail_owner} n - - lmtpd",
         "auth": "auth unix n {auth_user} n - 1 auth",
+        "auth-userdb": "auth-userdb unix - {auth_user} n - 1 auth userdb",
+        # issues 6, 7: the login processes (mail_owner) and the session
+        # services (vmail in mail_owner's group, maxproc 1).
+        "imap-login": "127.0.0.1:{imap_port} inet n - n - 1 imap-login",
+        "imaps-login": "127.0.0.1:{imaps_port} inet n - n - 1 imap-login -o login_tls_wrappermode=yes",
+        "imapd": "imap unix - {vmail}:{mail_owner} n - 1 imapd",
+        "pop3-login": "127.0.0.1:{pop3_port} inet n - n - 1 pop3-login",
+        "pop3s-login": "127.0.0.1:{pop3s_port} inet n - n - 1 pop3-login -o login_tls_wrappermode=yes",
+        "pop3d": "pop3 unix - {vmail}:{mail_owner} n - 1 pop3d",
     }
 
     def __init__(self, top=None, services=("smtpd", "qmgr", "lmtp", "lmtpd"),
@@ -207,6 +216,10 @@ class Instance:
         self.logfile = os.path.join(self.top, "mail.log")
         os.makedirs(self.conf, exist_ok=True)
         self.smtp_port = free_port()
+        self.imap_port = free_port()
+        self.imaps_port = free_port()
+        self.pop3_port = free_port()
+        self.pop3s_port = free_port()
         self.services = list(services)
         self.main_cf_extra = main_cf_extra
         self.master_cf_extra = master_cf_extra
@@ -264,6 +277,8 @@ daemon_shutdown_timeout = 5s
 
     def master_cf_text(self):
         subst = {"smtp_port": self.smtp_port, "vmail": VMAIL_USER,
+                 "imap_port": self.imap_port, "imaps_port": self.imaps_port,
+                 "pop3_port": self.pop3_port, "pop3s_port": self.pop3s_port,
                  "mail_owner": MAIL_OWNER,
                  "auth_user": AUTH_USER, "queue_run_delay": self.queue_run_delay}
         if self.master_cf is not None:
@@ -283,6 +298,18 @@ daemon_shutdown_timeout = 5s
                 f.write(text)
         for name in os.listdir(self.conf):
             os.chmod(os.path.join(self.conf, name), 0o644)
+
+    def make_cert(self, cn="mx.test.example"):
+        """A self-signed certificate and key in the config directory
+        (ssl_cert/ssl_key, smtpd_tls_*); returns (cert, key)."""
+        cert = os.path.join(self.conf, "cert.pem")
+        key = os.path.join(self.conf, "key.pem")
+        if not os.path.exists(cert):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-days", "30", "-subj", f"/CN={cn}",
+                            "-keyout", key, "-out", cert],
+                           check=True, capture_output=True)
+        return cert, key
 
     # --- running ----------------------------------------------------------
 
