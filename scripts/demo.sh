@@ -160,6 +160,12 @@ if have smtpd; then
 else
 	echo "  $bin/dovetail -c $etc status"
 fi
+if have imap-login; then
+	echo "  curl -k --user '$user:$pass' imaps://127.0.0.1:9993/INBOX   (UIDs; then .../INBOX;UID=1)"
+fi
+if have pop3-login; then
+	echo "  curl -k --user '$user:$pass' pop3s://127.0.0.1:9995/1"
+fi
 echo
 
 if [ "${DEMO_NO_RUN:-}" = 1 ]; then

@@ -291,8 +291,9 @@ login_auth_reply(const struct auth_client_reply *reply, void *ctx)
 		xfree(&cp->auth_user);
 		cp->auth_user = xstrdup(reply->user);
 	}
-	if (res != LOGIN_AUTH_CONTINUE)
-		c->auth_busy = false;
+	/* Also after a challenge: the client's answer must be read; the
+	 * protocol hands it over with login_auth_continue(). */
+	c->auth_busy = false;
 	cp->cb(c, res, reply->user, data, cp->cb_ctx);
 	/* The callback may have closed c (login_close/login_success). */
 }
@@ -328,8 +329,10 @@ login_auth_begin(struct login_conn *c, const char *mech, const char *initial,
 void
 login_auth_continue(struct login_conn *c, const char *response)
 {
-	if (PRIV(c)->req != NULL)
+	if (PRIV(c)->req != NULL) {
+		c->auth_busy = true;
 		auth_client_continue(PRIV(c)->req, response);
+	}
 }
 
 void
@@ -387,6 +390,7 @@ login_success(struct login_conn *c, const char *user, const char *mech,
 	size_t pending_len;
 	char *path;
 	int sock, fds[2] = {-1, -1}, pass_fd;
+	bool proxied;
 
 	memset(&h, 0, sizeof(h));
 	xfree(&cp->auth_user);
@@ -450,10 +454,12 @@ login_success(struct login_conn *c, const char *user, const char *mech,
 	close(sock);
 	xfree(&path);
 	log_info("Login: %s", conn_log_tail(c));
+	proxied = c->tls;
 	if (c->tls) {
 		close(fds[1]);
 		stream_skip(c->s, pending_len);
-		/* The proxy takes the stream over. */
+		/* The proxy takes the stream over, and with it this client's
+		 * place in the live count: proxy_free() ends it. */
 		login_proxy_start(c->s, fds[0]);
 		c->s = NULL;
 	}
@@ -462,7 +468,8 @@ login_success(struct login_conn *c, const char *user, const char *mech,
 	stream_free(&c->s);
 	xfree(&cp->auth_user);
 	xfree(&cp);
-	server_client_done();
+	if (!proxied)
+		server_client_done();
 	return;
 fail:
 	if (fail_reply != NULL) {

@@ -235,10 +235,12 @@ session_setup_user(struct session *s, const char *user, char *const *fields,
 	}
 	if (gid != NULL && gid[0] != '\0' &&
 	    (session_id(gid, true, &id) < 0 || id != (unsigned long)u->gid))
-		log_warning("%s(%s): userdb gid %s is not this process's gid "
-			    "%ld; continuing with %ld",
-			    host_spec->service, u->name, gid, (long)u->gid,
-			    (long)u->gid);
+		/* Expected: the service runs with mail_owner's group so the
+		 * login processes can reach its socket. */
+		log_debug("%s(%s): userdb gid %s is not this process's gid "
+			  "%ld; continuing with %ld",
+			  host_spec->service, u->name, gid, (long)u->gid,
+			  (long)u->gid);
 }
 
 static void *

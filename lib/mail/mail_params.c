@@ -211,6 +211,7 @@ long long var_imap_search_max_keys;
 char *var_pop3_uidl_format;
 bool var_pop3_lock_session;
 bool var_pop3_save_uidl;
+bool var_pop3_reuse_xuidl;
 long long var_pop3_client_timeout;
 long long var_pop3_max_commands;
 
@@ -406,6 +407,7 @@ const struct param_def mail_param_table[] = {
 	STR(pop3_uidl_format, "%08Xu%08Xv"),
 	BOOL(pop3_lock_session, "no"),
 	BOOL(pop3_save_uidl, "no"),
+	BOOL(pop3_reuse_xuidl, "no"),
 	TIME(pop3_client_timeout, "10m", 's', 60, DAY),
 	INT(pop3_max_commands, "100000", 1, 100000000),
 };

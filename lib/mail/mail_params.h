@@ -192,6 +192,7 @@ extern long long var_imap_search_max_keys;
 extern char *var_pop3_uidl_format;
 extern bool var_pop3_lock_session;
 extern bool var_pop3_save_uidl;
+extern bool var_pop3_reuse_xuidl;
 extern long long var_pop3_client_timeout;
 extern long long var_pop3_max_commands;
 

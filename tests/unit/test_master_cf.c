@@ -301,7 +301,7 @@ test_sample_master_cf(void **state)
 	fclose(out);
 	if (master_cf_parse_text("master.cf", text, size, &cf, &err) != 0)
 		fail_msg("%s", err);
-	assert_int_equal(cf.n_services, 15); /* + submit, auth-userdb, imap unix */
+	assert_int_equal(cf.n_services, 16); /* + submit, auth-userdb, imap/pop3 unix */
 	assert_non_null(master_cf_find(&cf, "submit", MASTER_SERVICE_UNIX));
 	assert_non_null(master_cf_find(&cf, "smtp", MASTER_SERVICE_INET));
 	assert_non_null(master_cf_find(&cf, "smtp", MASTER_SERVICE_UNIX));
