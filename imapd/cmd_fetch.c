@@ -9,7 +9,8 @@
  * they are read through a read-only mapping and every offset comes from
  * the bounded MIME parser. Bodies are sent as Dovecot sends them: bare LF
  * line ends become CRLF and NUL bytes become 0x80 (a literal may not
- * hold NUL); sizes and partial offsets count the converted stream, so
+ * hold NUL; BINARY sends decoded or NUL-holding content in a literal8
+ * instead); sizes and partial offsets count the converted stream, so
  * they agree with RFC822.SIZE and BODYSTRUCTURE. Output is streamed
  * message by message (client_flush_if_big()): a FETCH 1:* never holds
  * more than one message's reply in memory.
@@ -139,7 +140,10 @@ fetch_prepare(struct imap_client *c, const struct imap_fetch *fetch,
 			strbuf_init(&s->buf, 2 * hdr.len + 16);
 			r = fetch_header_fields(b, hdr.data == NULL ? ""
 								    : hdr.data,
-						hdr.len, &s->buf) < 0
+						hdr.len,
+						b->section ==
+						    IMAP_SECTION_HEADER_FIELDS,
+						&s->buf) < 0
 				    ? FETCH_ERROR
 				    : FETCH_OK;
 			s->vsize = s->buf.len;
@@ -286,7 +290,7 @@ fetch_send_bodies(struct imap_client *c, const struct imap_fetch *fetch,
 			client_flush_if_big(c);
 		} else {
 			fetch_emit_range(c, m->file.data, s->start, s->end,
-					 false, skip, len);
+					 s->keep_nul, skip, len);
 		}
 	}
 	client_send_raw(c, ")\r\n", 3);

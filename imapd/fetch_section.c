@@ -91,16 +91,17 @@ fetch_emit_range(struct imap_client *c, const char *data, uint64_t start,
 	xfree(&e);
 }
 
-/* Appends data[0, len) to out converted as above. */
+/* Appends data[0, len) to out converted as above; lf0_bare: a LF at
+   data[0] counts as bare (the byte before it is not a CR). */
 static int
 fetch_append_converted(struct strbuf *out, const char *data, size_t len,
-		       bool at_file_start)
+		       bool lf0_bare)
 {
 	size_t from = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] == '\n' &&
-		    ((i == 0 && at_file_start) || (i > 0 && data[i - 1] != '\r'))) {
+		    ((i == 0 && lf0_bare) || (i > 0 && data[i - 1] != '\r'))) {
 			if (strbuf_append(out, data + from, i - from) < 0 ||
 			    strbuf_append(out, "\r\n", 2) < 0)
 				return -1;
@@ -137,18 +138,21 @@ fetch_field_wanted(const struct imap_fetch_body *b, const char *name,
  */
 int
 fetch_header_fields(const struct imap_fetch_body *b, const char *hdr,
-		    size_t len, struct strbuf *out)
+		    size_t len, bool always_eoh, struct strbuf *out)
 {
 	bool not = b->section == IMAP_SECTION_HEADER_FIELDS_NOT;
+	bool eoh = always_eoh;
 	size_t pos = 0;
 
 	while (pos < len) {
 		size_t start = pos, end, name_len;
 		const char *colon;
 
-		if (hdr[pos] == '\n' ||
-		    (hdr[pos] == '\r' && pos + 1 < len && hdr[pos + 1] == '\n'))
-			break; /* the empty line */
+		if (hdr[pos] == '\n' || (hdr[pos] == '\r' && pos + 1 < len &&
+					 hdr[pos + 1] == '\n')) {
+			eoh = true; /* the empty line */
+			break;
+		}
 		/* the field: this line and its continuation lines */
 		end = pos;
 		for (;;) {
@@ -165,16 +169,19 @@ fetch_header_fields(const struct imap_fetch_body *b, const char *hdr,
 		while (name_len > 0 && (hdr[start + name_len - 1] == ' ' ||
 					hdr[start + name_len - 1] == '\t'))
 			name_len--;
-		if ((colon != NULL && fetch_field_wanted(b, hdr + start,
-							 name_len)) == not)
+		if ((colon != NULL &&
+		     fetch_field_wanted(b, hdr + start, name_len)) == not )
 			continue;
 		if (fetch_append_converted(out, hdr + start, end - start,
 					   false) < 0)
 			return -1;
-		if (hdr[end - 1] != '\n' && strbuf_append(out, "\r\n", 2) < 0)
+		/* a last line without its line end keeps it missing,
+		   unless the empty line follows (Dovecot) */
+		if (hdr[end - 1] != '\n' && always_eoh &&
+		    strbuf_append(out, "\r\n", 2) < 0)
 			return -1;
 	}
-	return strbuf_append(out, "\r\n", 2);
+	return eoh ? strbuf_append(out, "\r\n", 2) : 0;
 }
 
 /* The Content-Transfer-Encoding of a part, from its header block. */
@@ -186,7 +193,7 @@ fetch_part_encoding(const char *hdr, size_t len)
 	enum mime_encoding enc = MIME_ENCODING_7BIT;
 
 	rfc822_header_parse(hdr, len, 1000, &h);
-	f = rfc822_header_find(&h, "Content-Transfer-Encoding", false);
+	f = rfc822_header_find(&h, "Content-Transfer-Encoding", true);
 	if (f != NULL) {
 		struct rfc822_lex lx;
 		struct strbuf tok;
@@ -275,7 +282,9 @@ fetch_decode(const char *data, uint64_t start, uint64_t len,
 
 		strbuf_reset(&crlf);
 		if (fetch_append_converted(&crlf, data + start + off, n,
-					   start + off == 0) < 0 ||
+					   start + off == 0 ||
+					       data[start + off - 1] != '\r') <
+			0 ||
 		    mime_decoder_feed(&dec, crlf.data, crlf.len, out) < 0)
 			r = FETCH_ERROR;
 		off += n;
@@ -298,82 +307,342 @@ fetch_src_empty(struct fetch_src *s)
 	s->vsize = 0;
 }
 
-/* The header block hdr with its Content-Transfer-Encoding fields
-   replaced by "binary", converted (BINARY[] of a single-part message, as
-   Dovecot rewrites it). */
-static int
-fetch_header_binary(const char *hdr, size_t len, struct strbuf *out)
+/*
+ * The length of part p's header as Dovecot counts it. A part whose header
+ * is ended by the next boundary, not by an empty line, gets from our
+ * parser the line break before the boundary as its empty line; Dovecot
+ * gives that line break to the boundary, so the header has no empty line
+ * (BODY[n.MIME] "Content-Type: text/plain\r\n"). Seen as: no body, and the
+ * byte after the header starts the boundary.
+ */
+static uint64_t
+fetch_header_len(const struct fetch_msg *m, const struct mime_part *p)
+{
+	const char *d = m->file.data;
+	uint64_t len = p->header.physical, end = p->header_offset + len;
+
+	if (p->parent == NULL || p->body.physical != 0 || len == 0 ||
+	    end + 2 > m->file.size || end < 1 || d[end] != '-' ||
+	    d[end + 1] != '-' || d[end - 1] != '\n')
+		return len;
+	/* the header's last line must be empty */
+	if (len == 1 || d[end - 2] == '\n')
+		return len - 1;
+	if (d[end - 2] == '\r' && (len == 2 || d[end - 3] == '\n'))
+		return len - 2;
+	return len;
+}
+
+/* ---- BINARY (RFC 3516) ---- */
+
+/* Building BINARY[part] as Dovecot does (index-mail-binary.c): the part
+   with every leaf body decoded from its Content-Transfer-Encoding, the
+   headers of decoded parts with their Content-Transfer-Encoding fields
+   replaced by "Content-Transfer-Encoding: binary" before the empty line,
+   everything else copied with bare LF as CRLF. */
+struct fetch_bin {
+	const struct fetch_msg *m;
+	struct strbuf *out;
+	uint64_t copy_from; /* file offset of the bytes not copied yet */
+	bool converted;	    /* something was decoded */
+	bool has_nuls;	    /* NULs that are sent as they are */
+	bool unknown;	    /* an unknown Content-Transfer-Encoding */
+	bool broken;	    /* undecodable content */
+	bool nomem;
+	/* BINARY.SIZE as Dovecot computes it (index_mail_get_binary_size):
+	   the part's size, each part in it that was converted counting its
+	   converted header (or the original) plus its decoded body (or 0, for
+	   a container whose header was rewritten: a Dovecot quirk kept so the
+	   sizes agree) instead of its own */
+	const struct mime_part *size_root;
+	int64_t size_delta;
+	uint64_t root_bin_hdr;
+};
+
+/* Appends data[start, end) of the file with bare LF as CRLF, NUL kept. */
+static void
+fetch_bin_append(struct fetch_bin *bc, uint64_t start, uint64_t end)
+{
+	const char *d = bc->m->file.data;
+	uint64_t from = start;
+
+	for (uint64_t i = start; i < end; i++) {
+		if (d[i] != '\n' || (i > 0 && d[i - 1] == '\r'))
+			continue;
+		if (strbuf_append(bc->out, d + from, (size_t)(i - from)) < 0 ||
+		    strbuf_append(bc->out, "\r\n", 2) < 0)
+			bc->nomem = true;
+		from = i + 1;
+	}
+	if (strbuf_append(bc->out, d + from, (size_t)(end - from)) < 0)
+		bc->nomem = true;
+}
+
+static void
+fetch_bin_copy_to(struct fetch_bin *bc, uint64_t end)
+{
+	if (end > bc->copy_from)
+		fetch_bin_append(bc, bc->copy_from, end);
+	if (end > bc->copy_from)
+		bc->copy_from = end;
+}
+
+/* The header [start, start + len) without its Content-Transfer-Encoding
+   fields, "Content-Transfer-Encoding: binary" added before the empty line
+   (at the end when there is none). */
+static void
+fetch_bin_header(struct fetch_bin *bc, uint64_t start, uint64_t len)
 {
 	static const char cte[] = "Content-Transfer-Encoding:";
+	static const char binary[] = "Content-Transfer-Encoding: binary\r\n";
+	const char *hdr = bc->m->file.data + start;
 	size_t pos = 0;
+	bool added = false;
 
 	while (pos < len) {
 		const char *nl = memchr(hdr + pos, '\n', len - pos);
 		size_t end = nl == NULL ? len : (size_t)(nl - hdr) + 1;
 
-		if (end - pos >= sizeof(cte) - 1 &&
-		    strncasecmp(hdr + pos, cte, sizeof(cte) - 1) == 0) {
-			if (strbuf_append_str(out, "Content-Transfer-Encoding:"
-						   " binary\r\n") < 0)
-				return -1;
-			/* and its continuation lines */
-			while (end < len &&
-			       (hdr[end] == ' ' || hdr[end] == '\t')) {
-				nl = memchr(hdr + end, '\n', len - end);
-				end = nl == NULL ? len : (size_t)(nl - hdr) + 1;
-			}
-		} else if (fetch_append_converted(out, hdr + pos, end - pos,
-						  pos == 0) < 0) {
-			return -1;
+		if (hdr[pos] == '\n' || (hdr[pos] == '\r' && end == pos + 2)) {
+			/* the empty line */
+			if (strbuf_append_str(bc->out, binary) < 0)
+				bc->nomem = true;
+			added = true;
+			fetch_bin_append(bc, start + pos, start + len);
+			return;
 		}
+		while (end < len && (hdr[end] == ' ' || hdr[end] == '\t')) {
+			nl = memchr(hdr + end, '\n', len - end);
+			end = nl == NULL ? len : (size_t)(nl - hdr) + 1;
+		}
+		/* field name, optional white space, colon */
+		size_t n = 0;
+		while (pos + n < end && hdr[pos + n] != ':' &&
+		       hdr[pos + n] != ' ' && hdr[pos + n] != '\t')
+			n++;
+		bool is_cte =
+		    n == sizeof(cte) - 2 && strncasecmp(hdr + pos, cte, n) == 0;
+		if (is_cte) {
+			size_t k = pos + n;
+
+			while (k < end && (hdr[k] == ' ' || hdr[k] == '\t'))
+				k++;
+			is_cte = k < end && hdr[k] == ':';
+		}
+		if (!is_cte)
+			fetch_bin_append(bc, start + pos, start + end);
 		pos = end;
 	}
-	return 0;
+	if (!added) {
+		if (len > 0 && hdr[len - 1] != '\n' &&
+		    strbuf_append(bc->out, "\r\n", 2) < 0)
+			bc->nomem = true;
+		if (strbuf_append_str(bc->out, binary) < 0)
+			bc->nomem = true;
+	}
 }
 
-/* BINARY[part] (RFC 3516): the part's body decoded from its
-   Content-Transfer-Encoding. Like Dovecot, decoded content goes out as a
-   literal8, content that needed no decoding as a normal literal. */
+static bool
+fetch_has_nul(const struct fetch_msg *m, uint64_t start, uint64_t len)
+{
+	return len > 0 && memchr(m->file.data + start, '\0', len) != NULL;
+}
+
+/* Appends part p (its header too when include_hdr) converted. Stops at an
+   unknown Content-Transfer-Encoding (bc->unknown). */
+static uint64_t
+fetch_part_vsize(const struct fetch_msg *m, uint64_t start, uint64_t len)
+{
+	if (start > m->file.size)
+		start = m->file.size;
+	if (len > m->file.size - start)
+		len = m->file.size - start;
+	return fetch_vsize(m->file.data, start, start + len);
+}
+
+static void
+fetch_bin_part(struct fetch_bin *bc, const struct mime_part *p,
+	       bool include_hdr, bool inside)
+{
+	const struct fetch_msg *m = bc->m;
+	uint64_t hlen = fetch_header_len(m, p);
+	uint64_t hdr_end = p->header_offset + hlen;
+	uint64_t part_end =
+	    p->body.physical == 0 ? hdr_end : p->body_offset + p->body.physical;
+	enum mime_encoding enc;
+	bool rewritten = false, decoded = false;
+	size_t hdr_out = 0, body_out = 0, mark;
+
+	inside = inside || p == bc->size_root;
+	enc =
+	    fetch_part_encoding(m->file.data + p->header_offset, (size_t)hlen);
+	if (fetch_has_nul(m, p->header_offset, hlen))
+		bc->has_nuls = true;
+	if (enc == MIME_ENCODING_UNKNOWN) {
+		bc->unknown = true;
+		return;
+	}
+	if (!include_hdr) {
+		/* body only */
+	} else if (enc == MIME_ENCODING_BASE64 || enc == MIME_ENCODING_QP) {
+		fetch_bin_copy_to(bc, p->header_offset);
+		mark = bc->out->len;
+		fetch_bin_header(bc, p->header_offset, hlen);
+		hdr_out = bc->out->len - mark;
+		rewritten = true;
+	} else {
+		fetch_bin_copy_to(bc, hdr_end);
+	}
+	bc->copy_from = hdr_end;
+	if (p->children != NULL) {
+		for (const struct mime_part *ch = p->children;
+		     ch != NULL && !bc->unknown; ch = ch->next)
+			fetch_bin_part(bc, ch, true, inside);
+		if (!bc->unknown)
+			fetch_bin_copy_to(bc, part_end);
+	} else if (p->body.physical == 0) {
+		bc->copy_from = part_end;
+	} else if (enc == MIME_ENCODING_BASE64 || enc == MIME_ENCODING_QP) {
+		enum fetch_result r;
+
+		mark = bc->out->len;
+		r = fetch_decode(m->file.data, p->body_offset, p->body.physical,
+				 enc, bc->out);
+		body_out = bc->out->len - mark;
+		decoded = true;
+		bc->converted = true;
+		if (r == FETCH_BROKEN)
+			bc->broken = true;
+		else if (r != FETCH_OK)
+			bc->nomem = true;
+		bc->copy_from = part_end;
+	} else {
+		if (fetch_has_nul(m, p->body_offset, p->body.physical))
+			bc->has_nuls = true;
+		fetch_bin_append(bc, p->body_offset, part_end);
+		bc->copy_from = part_end;
+	}
+	if (inside) {
+		uint64_t hdr_v = fetch_part_vsize(m, p->header_offset, hlen);
+		uint64_t bin_hdr = rewritten ? hdr_out : hdr_v;
+
+		if (rewritten || decoded)
+			bc->size_delta +=
+			    (int64_t)bin_hdr - (int64_t)hdr_v +
+			    (int64_t)body_out -
+			    (int64_t)fetch_part_vsize(m, p->body_offset,
+						      p->body.physical);
+		if (p == bc->size_root)
+			bc->root_bin_hdr = bin_hdr;
+	}
+}
+
+/* Converts part p into out; sets *literal8 when the result is sent as
+   binary (something decoded, or NULs), else NULs became 0x80. */
+static enum fetch_result
+fetch_bin_build(struct fetch_bin *bc, const struct mime_part *p,
+		bool include_hdr)
+{
+	bc->copy_from = include_hdr
+			    ? p->header_offset
+			    : p->header_offset + fetch_header_len(bc->m, p);
+	fetch_bin_part(bc, p, include_hdr, false);
+	if (bc->unknown)
+		return FETCH_UNKNOWN_CTE;
+	if (bc->nomem)
+		return FETCH_ERROR;
+	if (bc->broken)
+		return FETCH_BROKEN;
+	return FETCH_OK;
+}
+
+/* BINARY[part] and BINARY.SIZE[part] (RFC 3516). Like Dovecot, decoded
+   content goes out as a literal8, content that needed no decoding as a
+   normal literal; BINARY.SIZE converts the whole message first (so it
+   fails when any part cannot be converted, as Dovecot's does). */
 static enum fetch_result
 fetch_binary(struct fetch_msg *m, const struct imap_fetch_body *b,
 	     struct fetch_src *s)
 {
 	const struct mime_part *p;
+	struct fetch_bin bc = {0};
+	bool include_hdr = b->part_count == 0;
 	enum mime_encoding enc;
 	enum fetch_result r;
 
 	if (fetch_need_root(m) < 0)
 		return FETCH_ERROR;
-	p = fetch_find_part(m->root, b);
+	p = b->part_count == 0 ? m->root : fetch_find_part(m->root, b);
 	if (p == NULL) {
 		fetch_src_empty(s);
 		return FETCH_OK;
 	}
-	if ((p->flags & (MIME_PART_FLAG_MULTIPART | MIME_PART_FLAG_MESSAGE)) !=
-	    0)
-		enc = MIME_ENCODING_7BIT;
-	else
-		enc = fetch_part_encoding(m->file.data + p->header_offset,
-					  p->header.physical);
-	if (enc == MIME_ENCODING_UNKNOWN)
-		return FETCH_UNKNOWN_CTE;
-	if (enc == MIME_ENCODING_7BIT) {
-		if (b->part_count == 0)
-			fetch_src_range(m, s, 0, m->file.size);
-		else
-			fetch_src_range(m, s, p->body_offset,
-					p->body.physical);
+	if (b->kind == IMAP_BODY_BINARY_SIZE) {
+		struct strbuf all;
+		struct fetch_bin whole = {.m = m, .out = &all, .size_root = p};
+		int64_t size;
+
+		strbuf_init(&all, STRBUF_UNLIMITED);
+		r = fetch_bin_build(&whole, m->root, true);
+		strbuf_release(&all);
+		if (r != FETCH_OK)
+			return r;
+		size = (int64_t)(fetch_part_vsize(m, p->header_offset,
+						  fetch_header_len(m, p)) +
+				 fetch_part_vsize(m, p->body_offset,
+						  p->body.physical)) +
+		       whole.size_delta;
+		if (!include_hdr)
+			size -= (int64_t)whole.root_bin_hdr;
+		fetch_src_empty(s);
+		s->vsize = size < 0 ? 0 : (uint64_t)size;
+		return FETCH_OK;
+	}
+	enc = fetch_part_encoding(m->file.data + p->header_offset,
+				  (size_t)fetch_header_len(m, p));
+	if (p->children == NULL && enc != MIME_ENCODING_UNKNOWN &&
+	    enc != MIME_ENCODING_BASE64 && enc != MIME_ENCODING_QP) {
+		/* nothing to decode: a range of the file */
+		uint64_t hlen = fetch_header_len(m, p);
+		uint64_t start =
+		    include_hdr ? p->header_offset : p->body_offset;
+		uint64_t end = p->body.physical == 0
+				   ? p->header_offset + hlen
+				   : p->body_offset + p->body.physical;
+
+		if (start > end)
+			start = end;
+		fetch_src_range(m, s, start, end - start);
+		s->keep_nul = fetch_has_nul(m, p->header_offset, hlen) ||
+			      fetch_has_nul(m, s->start, s->end - s->start);
 		return FETCH_OK;
 	}
 	s->is_buf = true;
-	s->keep_nul = true;
-	strbuf_init(&s->buf, 2 * (p->header.physical + p->body.physical) + 64);
-	if (b->part_count == 0 &&
-	    fetch_header_binary(m->file.data + p->header_offset,
-				p->header.physical, &s->buf) < 0)
-		return FETCH_ERROR;
-	r = fetch_decode(m->file.data, p->body_offset, p->body.physical, enc,
-			 &s->buf);
+	strbuf_init(&s->buf, STRBUF_UNLIMITED);
+	bc.m = m;
+	bc.out = &s->buf;
+	r = fetch_bin_build(&bc, p, include_hdr);
+	if (r != FETCH_OK)
+		return r;
+	if (!bc.converted) {
+		/* As Dovecot (index_mail_get_binary_stream): when no body was
+		   decoded, the original bytes are sent, as many as the
+		   converted stream has (a rewritten header line only changes
+		   the count). */
+		uint64_t conv_len = s->buf.len;
+		uint64_t start =
+		    include_hdr ? p->header_offset
+				: p->header_offset + fetch_header_len(m, p);
+
+		strbuf_release(&s->buf);
+		s->is_buf = false;
+		fetch_src_range(m, s, start, m->file.size - start);
+		if (s->vsize > conv_len)
+			s->vsize = conv_len;
+		s->keep_nul = bc.has_nuls;
+		return FETCH_OK;
+	}
+	s->keep_nul = true; /* decoded: a literal8 */
 	s->vsize = s->buf.len;
 	return r;
 }
@@ -412,13 +681,12 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 			return FETCH_OK;
 		}
 		if (section == IMAP_SECTION_ALL) {
-			fetch_src_range(m, s, p->body_offset,
-					p->body.physical);
+			fetch_src_range(m, s, p->body_offset, p->body.physical);
 			return FETCH_OK;
 		}
 		if (section == IMAP_SECTION_MIME) {
 			fetch_src_range(m, s, p->header_offset,
-					p->header.physical);
+					fetch_header_len(m, p));
 			return FETCH_OK;
 		}
 		/* HEADER, TEXT: of the message this message/rfc822 part
@@ -433,7 +701,7 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 	switch (section) {
 	case IMAP_SECTION_HEADER:
 	case IMAP_SECTION_MIME:
-		fetch_src_range(m, s, p->header_offset, p->header.physical);
+		fetch_src_range(m, s, p->header_offset, fetch_header_len(m, p));
 		break;
 	case IMAP_SECTION_TEXT:
 	case IMAP_SECTION_ALL:
@@ -443,8 +711,14 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 	case IMAP_SECTION_HEADER_FIELDS_NOT:
 		s->is_buf = true;
 		strbuf_init(&s->buf, 2 * p->header.physical + 16);
-		if (fetch_header_fields(b, m->file.data + p->header_offset,
-					p->header.physical, &s->buf) < 0)
+		/* Dovecot: HEADER.FIELDS of the message comes from its
+		   cache, with the empty line always; the rest through a
+		   header filter that keeps the empty line only if any */
+		if (fetch_header_fields(
+			b, m->file.data + p->header_offset,
+			(size_t)fetch_header_len(m, p),
+			p == m->root && section == IMAP_SECTION_HEADER_FIELDS,
+			&s->buf) < 0)
 			return FETCH_ERROR;
 		s->vsize = s->buf.len;
 		break;

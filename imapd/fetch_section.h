@@ -3,6 +3,10 @@
  * BODY[section], RFC822.*, BINARY[part] and BINARY.SIZE of one message
  * into what is sent (a byte range of the mapped file or a buffer), and
  * sending ranges with bare LF as CRLF and NUL as 0x80, as Dovecot does.
+ * Section numbers resolve as in Dovecot's imap-msgpart.c and BINARY is
+ * built as Dovecot's index-mail-binary.c builds it (every leaf of the
+ * part decoded, quirks included); tests/imap/test_imap_fetch.py compares
+ * every item with a live Dovecot.
  * Private to imapd; message files are untrusted, offsets come from
  * mime_parse.
  */
@@ -24,7 +28,7 @@ struct mime_part;
    way out) or a buffer already in its final form. */
 struct fetch_src {
 	bool is_buf;   /* buf, else [start, end) of the file */
-	bool keep_nul; /* decoded BINARY content: sent as is, in a literal8 */
+	bool keep_nul; /* BINARY that is sent in a literal8, NULs kept */
 	uint64_t start, end;
 	struct strbuf buf;
 	uint64_t vsize; /* full size of the converted content */
@@ -50,10 +54,12 @@ enum fetch_result {
 void fetch_emit_range(struct imap_client *c, const char *data, uint64_t start,
 		      uint64_t end, bool keep_nul, uint64_t skip,
 		      uint64_t limit);
-/* HEADER.FIELDS(.NOT) of the header block hdr, CRLF, into out. -1 if out
-   is full. */
+/* HEADER.FIELDS(.NOT) of the header block hdr, CRLF, into out, ended by
+   the empty line when hdr has one or always_eoh (Dovecot: HEADER.FIELDS
+   of a message always has it, HEADER.FIELDS.NOT and those of a part only
+   when the header does). -1 if out is full. */
 int fetch_header_fields(const struct imap_fetch_body *b, const char *hdr,
-			size_t len, struct strbuf *out);
+			size_t len, bool always_eoh, struct strbuf *out);
 /* Resolves body item b of a message whose file is open into s. */
 enum fetch_result fetch_body_src(struct fetch_msg *m,
 				 const struct imap_fetch_body *b,
