@@ -647,5 +647,7 @@ login_main(int argc, char **argv, const struct login_proto *p)
 	spec.pre_init = login_pre_init;
 	spec.post_init = login_post_init;
 	spec.on_connect = login_on_connect;
+	/* TLS clients stay here (proxied) for their whole session. */
+	spec.no_max_use = true;
 	server_main(argc, argv, &spec);
 }

@@ -612,5 +612,7 @@ session_host_main(int argc, char **argv,
 	sspec.post_init = host_post_init;
 	sspec.on_connect = host_on_connect;
 	sspec.on_shutdown = host_on_shutdown;
+	/* One process (maxproc 1) holds every session. */
+	sspec.no_max_use = true;
 	server_main(argc, argv, &sspec);
 }

@@ -170,7 +170,9 @@ server_load_config(void)
 		log_fatal("server: maillog_file %s: %s", var_maillog_file,
 			  error);
 
-	st->max_use = var_max_use > 0 ? (unsigned long long)var_max_use : 0;
+	st->max_use = var_max_use > 0 && !st->spec->no_max_use
+			  ? (unsigned long long)var_max_use
+			  : 0;
 	st->max_idle_ms =
 	    var_max_idle > 0 ? (unsigned long long)var_max_idle * 1000 : 0;
 }

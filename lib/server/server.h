@@ -71,6 +71,11 @@ struct server_spec {
 	/* Called when SIGTERM asks the process to stop; live sessions may be
 	 * told to finish. May be NULL. */
 	void (*on_shutdown)(void *ctx);
+	/* SERVER_KIND_LISTENER: max_use does not apply. For services whose
+	 * clients live long (IMAP/POP3 sessions, TLS proxies of the login
+	 * processes): a process that stopped accepting would wait for them
+	 * while master, at maxproc, could start no replacement. */
+	bool no_max_use;
 	/* Threads in the worker pool (0 = use worker_threads parameter). */
 	unsigned int worker_threads;
 	void *ctx;
