@@ -22,10 +22,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "client_private.h"
 #include "imapd.h"
 #include "login/session_host.h"
 #include "mail/imap_write.h"
@@ -53,81 +53,17 @@
 /* As Dovecot (CLIENT_MAX_BAD_COMMANDS): a client that keeps sending
  * garbage is not worth serving. */
 #define CLIENT_MAX_BAD_COMMANDS 20
-/* IDLE: wait this long after a change before syncing, so a burst of
- * deliveries gives one update (ms); without inotify, rescan this often. */
-#define IDLE_SETTLE_MS 100
-#define IDLE_POLL_FALLBACK_MS 1000
-/* ID (RFC 2971): at most 30 field/value pairs, fields of 30 octets and
- * values of 1024. */
-#define ID_MAX_PAIRS 30
-#define ID_MAX_FIELD 30
-#define ID_MAX_VALUE 1024
 
-enum client_end {
-	END_NONE,
-	END_LOGOUT,
-	END_EOF,
-	END_TIMEOUT,
-	END_STOP,
-	END_WRITE,
-	END_BAD,
-	END_FATAL,
-	END_INTERNAL,
-};
 
-/* The results of client_line() */
-#define LINE_OK 1
-#define LINE_TOOLONG 2
-#define LINE_MORE 0
-#define LINE_END (-1)
-
-struct client {
-	struct imap_client c; /* first: what imapd.h shows of us */
-	struct session *s;
-	int in_fd, out_fd, stop_fd;
-	int in_flags, out_flags; /* to restore */
-
-	/* input buffer: unread bytes are in[start..end) */
-	char *in;
-	size_t in_size, in_start, in_end, in_max;
-	bool discarding; /* inside a too-long line */
-	char tail[24];	 /* the last bytes of the discarded line */
-	size_t tail_len;
-	int64_t last_input_ms;
-
-	unsigned long long bytes_in, bytes_out;
-	bool write_failed; /* then output is dropped */
-	struct imap_parse_limits limits;
-	unsigned int bad_commands;
-	enum client_end end;
-
-	/* the current command */
-	const struct imap_command_def *def;
-	char name_buf[IMAP_PARSE_NAME_MAX * 2 + 8];
-	bool tagged_sent;
-	bool tagged_bad;
-	bool synced;
-	bool no_sync;
-	unsigned int sync_flags;
-	/* its streamed literal (APPEND) */
-	bool lit_pending; /* the command has one */
-	bool lit_started; /* "+ OK" sent (sync) or bytes taken */
-	bool lit_done;	  /* all bytes and the rest of the line read */
-	bool lit_sync;
-	uint64_t lit_size;
-
-	char caps[512];
-};
-
-static struct client *
+struct client *
 client_of(struct imap_client *c)
 {
 	/* every imap_client is the first member of a struct client */
 	return (struct client *)c;
 }
 
-static int64_t
-now_ms(void)
+int64_t
+client_now_ms(void)
 {
 	struct timespec ts;
 
@@ -135,7 +71,7 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
+void
 client_set_end(struct client *cl, enum client_end end)
 {
 	if (cl->end == END_NONE)
@@ -157,7 +93,7 @@ client_write_failed(struct client *cl)
 static int
 client_write(struct client *cl, const char *data, size_t len)
 {
-	int64_t deadline = now_ms() + CLIENT_OUTPUT_TIMEOUT * 1000LL;
+	int64_t deadline = client_now_ms() + CLIENT_OUTPUT_TIMEOUT * 1000LL;
 
 	while (len > 0) {
 		ssize_t n = write(cl->out_fd, data, len);
@@ -173,7 +109,7 @@ client_write(struct client *cl, const char *data, size_t len)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd pfd = {.fd = cl->out_fd,
 					     .events = POLLOUT};
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - client_now_ms();
 
 			if (left <= 0) {
 				client_write_failed(cl);
@@ -318,7 +254,7 @@ client_capabilities(const struct imap_client *c)
  * timeout_ms passes. Returns a mask: 1 in_fd, 2 extra_fd; 0 timeout;
  * -1 stopping or a poll error (cl->end set). Queued output is written
  * first: whoever waits for the client has said what it had to say. */
-static int
+int
 client_wait(struct client *cl, int extra_fd, int timeout_ms)
 {
 	struct pollfd pfd[3];
@@ -360,13 +296,13 @@ client_wait(struct client *cl, int extra_fd, int timeout_ms)
 }
 
 /* Milliseconds until the inactivity timeout (<= 0: passed). */
-static int64_t
+int64_t
 client_idle_left(const struct client *cl)
 {
-	return cl->last_input_ms + var_imap_client_timeout * 1000LL - now_ms();
+	return cl->last_input_ms + var_imap_client_timeout * 1000LL - client_now_ms();
 }
 
-static void
+void
 client_timed_out(struct client *cl)
 {
 	client_send_line(&cl->c, "* BYE Disconnected for inactivity.");
@@ -398,7 +334,7 @@ client_make_room(struct client *cl)
 
 /* One read() of what is there. 1 data, 0 nothing yet, -1 EOF or error
  * (cl->end set). */
-static int
+int
 client_read_some(struct client *cl)
 {
 	ssize_t n;
@@ -410,7 +346,7 @@ client_read_some(struct client *cl)
 	if (n > 0) {
 		cl->in_end += (size_t)n;
 		cl->bytes_in += (unsigned long long)n;
-		cl->last_input_ms = now_ms();
+		cl->last_input_ms = client_now_ms();
 		cl->c.last_input = time(NULL);
 		return 1;
 	}
@@ -491,7 +427,7 @@ client_tail_nonsync_literal(const struct client *cl)
  * was discarded); LINE_MORE when block is false and no full line is
  * buffered; LINE_END when the client went away (cl->end set).
  */
-static int
+int
 client_line(struct client *cl, bool block, const char **line_r, size_t *len_r)
 {
 	for (;;) {
@@ -930,340 +866,6 @@ client_command(struct client *cl)
 }
 
 /*
- * Commands
- */
-
-static void
-cmd_capability(struct imap_client *c, const struct imap_arg *args,
-	       unsigned int count)
-{
-	(void)args;
-	if (count != 0) {
-		client_send_tagged(c, "BAD",
-				   "Error in IMAP command CAPABILITY: "
-				   "Unexpected arguments");
-		return;
-	}
-	client_send_line(c, "* CAPABILITY %s", client_capabilities(c));
-	client_send_tagged(c, "OK", "Capability completed.");
-}
-
-static void
-cmd_noop(struct imap_client *c, const struct imap_arg *args, unsigned int count)
-{
-	(void)args;
-	(void)count; /* RFC 3501 NOOP has none; Dovecot ignores extras */
-	client_of(c)->sync_flags &= ~(unsigned int)IMAP_SYNC_FAST;
-	client_send_tagged(c, "OK", "NOOP completed.");
-}
-
-static void
-cmd_check(struct imap_client *c, const struct imap_arg *args,
-	  unsigned int count)
-{
-	(void)args;
-	(void)count;
-	client_of(c)->sync_flags &= ~(unsigned int)IMAP_SYNC_FAST;
-	client_send_tagged(c, "OK", "Check completed.");
-}
-
-static void
-cmd_logout(struct imap_client *c, const struct imap_arg *args,
-	   unsigned int count)
-{
-	struct client *cl = client_of(c);
-
-	(void)args;
-	(void)count;
-	cl->no_sync = true;
-	client_send_line(c, "* BYE Logging out");
-	client_send_tagged(c, "OK", "Logout completed.");
-	(void)client_flush(c);
-	client_set_end(cl, END_LOGOUT);
-}
-
-static void
-cmd_already_authenticated(struct imap_client *c, const struct imap_arg *args,
-			  unsigned int count)
-{
-	(void)args;
-	(void)count;
-	client_send_tagged(c, "BAD",
-			   "Error in IMAP command %s: Already "
-			   "authenticated.",
-			   c->cmd_name);
-}
-
-/* RFC 2971: ID ("field" "value" ...) or ID NIL. */
-static void
-cmd_id(struct imap_client *c, const struct imap_arg *args, unsigned int count)
-{
-	const char *s;
-	unsigned int i;
-
-	if (count != 1 ||
-	    (args[0].type != IMAP_ARG_NIL && args[0].type != IMAP_ARG_LIST))
-		goto bad;
-	if (args[0].type == IMAP_ARG_LIST) {
-		const struct imap_arg *l = args[0].list;
-
-		if (args[0].count % 2 != 0 || args[0].count > 2 * ID_MAX_PAIRS)
-			goto bad;
-		for (i = 0; i < args[0].count; i += 2) {
-			if (l[i].type == IMAP_ARG_ATOM ||
-			    !imap_arg_get_astring(&l[i], &s) ||
-			    l[i].len > ID_MAX_FIELD)
-				goto bad;
-			if (l[i + 1].type == IMAP_ARG_ATOM ||
-			    !imap_arg_get_nstring(&l[i + 1], &s) ||
-			    (s != NULL && l[i + 1].len > ID_MAX_VALUE))
-				goto bad;
-		}
-	}
-	client_send_line(c, "* ID (\"name\" \"Dovetail\")");
-	client_send_tagged(c, "OK", "ID completed.");
-	return;
-bad:
-	client_send_tagged(c, "BAD",
-			   "Error in IMAP command ID: "
-			   "Invalid parameters");
-}
-
-/* RFC 5161 ENABLE; RFC 9051 IMAP4rev2; RFC 6855 UTF8=ACCEPT; RFC 7162
- * CONDSTORE, QRESYNC (which implies CONDSTORE). Unknown names are
- * ignored, as RFC 5161 says; "* ENABLED" lists what this command turned
- * on (and is sent even when that is nothing, as Dovecot does). */
-static void
-cmd_enable(struct imap_client *c, const struct imap_arg *args,
-	   unsigned int count)
-{
-	static const struct {
-		const char *name;
-		unsigned int bit;
-	} known[] = {
-	    {"CONDSTORE", IMAP_ENABLED_CONDSTORE},
-	    {"QRESYNC", IMAP_ENABLED_QRESYNC},
-	    {"IMAP4REV2", IMAP_ENABLED_IMAP4REV2},
-	    {"UTF8=ACCEPT", IMAP_ENABLED_UTF8},
-	};
-	struct strbuf line;
-	unsigned int i, k, old = c->enabled;
-	const char *name;
-
-	if (count == 0) {
-		client_send_tagged(c, "BAD",
-				   "Error in IMAP command ENABLE: "
-				   "Missing capabilities");
-		return;
-	}
-	for (i = 0; i < count; i++) {
-		if (!imap_arg_get_atom(&args[i], &name)) {
-			client_send_tagged(c, "BAD",
-					   "Error in IMAP command ENABLE: "
-					   "Invalid arguments.");
-			return;
-		}
-	}
-	strbuf_init(&line, 1024);
-	(void)strbuf_append_str(&line, "* ENABLED");
-	for (i = 0; i < count; i++) {
-		(void)imap_arg_get_atom(&args[i], &name);
-		for (k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
-			unsigned int bits = known[k].bit;
-
-			if (strcasecmp(name, known[k].name) != 0)
-				continue;
-			if (bits == IMAP_ENABLED_QRESYNC)
-				bits |= IMAP_ENABLED_CONDSTORE;
-			if ((c->enabled & known[k].bit) == 0) {
-				(void)strbuf_append_char(&line, ' ');
-				(void)strbuf_append_str(
-				    &line,
-				    known[k].bit == IMAP_ENABLED_IMAP4REV2
-					? "IMAP4rev2"
-					: known[k].name);
-			}
-			c->enabled |= bits;
-		}
-	}
-	client_send_line(c, "%s", strbuf_cstr(&line));
-	strbuf_release(&line);
-	/* RFC 7162 3.1.1: CONDSTORE turned on while a mailbox is selected
-	 * announces its HIGHESTMODSEQ */
-	if (c->view != NULL && (old & IMAP_ENABLED_CONDSTORE) == 0 &&
-	    (c->enabled & IMAP_ENABLED_CONDSTORE) != 0 && !c->view->nomodseq)
-		client_send_line(c, "* OK [HIGHESTMODSEQ %llu] Highest",
-				 (unsigned long long)c->view->highest_modseq);
-	client_send_tagged(c, "OK", "Enabled.");
-}
-
-/* RFC 2342: one personal namespace, "" with "." (Maildir++). */
-static void
-cmd_namespace(struct imap_client *c, const struct imap_arg *args,
-	      unsigned int count)
-{
-	(void)args;
-	if (count != 0) {
-		client_send_tagged(c, "BAD",
-				   "Error in IMAP command NAMESPACE: "
-				   "Unexpected arguments");
-		return;
-	}
-	client_send_line(c, "* NAMESPACE ((\"\" \".\")) NIL NIL");
-	client_send_tagged(c, "OK", "Namespace completed.");
-}
-
-/* inotify on the selected Maildir's new/ and cur/: -1 when unavailable
- * (then IDLE rescans every second). */
-static int
-idle_watch(struct imap_client *c)
-{
-	static const char *const subdirs[] = {"new", "cur"};
-	int fd, ok = 0;
-	size_t i;
-
-	if (c->view == NULL || c->view->dir == NULL)
-		return -1;
-	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd < 0) {
-		log_warning("imap(%s): inotify_init1: %s (IDLE polls)", c->user,
-			    strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		char *path = xasprintf("%s/%s", c->view->dir, subdirs[i]);
-
-		if (inotify_add_watch(fd, path,
-				      IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-					  IN_DELETE | IN_ATTRIB) >= 0)
-			ok++;
-		else
-			log_warning("imap(%s): inotify_add_watch %s: %s",
-				    c->user, path, strerror(errno));
-		xfree(&path);
-	}
-	if (ok == 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-idle_drain(int fd)
-{
-	char buf[4096]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
-
-/* RFC 2177 IDLE: changes of the selected mailbox (inotify) reach the
- * client within IDLE_SETTLE_MS; "* OK Still here" every
- * imap_idle_notify_interval keeps NAT boxes from forgetting the
- * connection (Dovecot's wording). The inactivity timeout still applies,
- * as RFC 2177 allows: clients re-issue IDLE every 29 minutes. */
-static void
-cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
-{
-	struct client *cl = client_of(c);
-	int64_t notify_ms = var_imap_idle_notify_interval * 1000LL;
-	int64_t next_notify, sync_at = -1, now;
-	int ifd;
-
-	(void)args;
-	if (count != 0) {
-		client_send_tagged(c, "BAD",
-				   "Error in IMAP command IDLE: "
-				   "Unexpected arguments");
-		return;
-	}
-	if (c->view != NULL)
-		(void)imap_view_sync(c, 0);
-	client_send_line(c, "+ idling");
-	ifd = idle_watch(c);
-	now = now_ms();
-	next_notify = now + notify_ms;
-	if (c->view != NULL && ifd < 0)
-		sync_at = now + IDLE_POLL_FALLBACK_MS;
-	for (;;) {
-		const char *line;
-		size_t len;
-		int64_t timeout, left;
-		int r = client_line(cl, false, &line, &len);
-
-		if (r == LINE_OK) {
-			if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
-				cl->sync_flags = 0;
-				client_send_tagged(c, "OK", "Idle completed.");
-			} else {
-				client_send_tagged(c, "BAD", "Expected DONE.");
-			}
-			break;
-		}
-		if (r == LINE_TOOLONG) {
-			client_send_tagged(c, "BAD", "Expected DONE.");
-			break;
-		}
-		now = now_ms();
-		left = client_idle_left(cl);
-		if (left <= 0) {
-			client_timed_out(cl);
-			break;
-		}
-		if (sync_at >= 0 && now >= sync_at) {
-			/* without inotify (e.g. past fs.inotify.
-			 * max_user_instances, 128 by default, per uid) only
-			 * a changed directory is rescanned */
-			(void)imap_view_sync(c, ifd < 0 ? IMAP_SYNC_FAST : 0);
-			sync_at = ifd < 0 && c->view != NULL
-				      ? now + IDLE_POLL_FALLBACK_MS
-				      : -1;
-			continue;
-		}
-		if (now >= next_notify) {
-			client_send_line(c, "* OK Still here");
-			next_notify = now + notify_ms;
-		}
-		timeout = next_notify - now;
-		if (sync_at >= 0 && sync_at - now < timeout)
-			timeout = sync_at - now;
-		if (left < timeout)
-			timeout = left;
-		if (timeout > 60000)
-			timeout = 60000;
-		r = client_wait(cl, ifd, (int)timeout);
-		if (r < 0)
-			break;
-		if ((r & 2) != 0) {
-			idle_drain(ifd);
-			if (sync_at < 0)
-				sync_at = now_ms() + IDLE_SETTLE_MS;
-		}
-		if ((r & 1) != 0 && client_read_some(cl) < 0)
-			break;
-	}
-	if (ifd >= 0)
-		close(ifd);
-}
-
-const struct imap_command_def imap_cmds_client[] = {
-    {"CAPABILITY", cmd_capability, 0},
-    {"NOOP", cmd_noop, 0},
-    {"LOGOUT", cmd_logout, 0},
-    {"ID", cmd_id, 0},
-    {"ENABLE", cmd_enable, IMAP_CMD_AUTH},
-    {"NAMESPACE", cmd_namespace, IMAP_CMD_AUTH},
-    {"CHECK", cmd_check, IMAP_CMD_SELECTED},
-    {"IDLE", cmd_idle, IMAP_CMD_AUTH},
-    {"LOGIN", cmd_already_authenticated, 0},
-    {"AUTHENTICATE", cmd_already_authenticated, 0},
-    {"STARTTLS", cmd_already_authenticated, 0},
-    {NULL, NULL, 0},
-};
-
-/*
  * The session
  */
 
@@ -1357,7 +959,7 @@ client_init(struct client *cl, struct session *s)
 		cl->in_end = s->pending_len;
 		cl->bytes_in += s->pending_len;
 	}
-	cl->last_input_ms = now_ms();
+	cl->last_input_ms = client_now_ms();
 
 	c->session = s;
 	c->user = s->user.name != NULL ? s->user.name : s->info.user;
