@@ -442,6 +442,9 @@ def test_lock_session(base):
     check(os.path.exists(lock), "Dovecot's dovecot-pop3-session.lock held")
     t0 = time.time()
     b = env.session(extra=["pop3_lock_session=yes"])
+    # pop3d waits Dovecot's 10 s for the lock before refusing: read with
+    # room to spare (the Session default of 10 s raced it on a busy host)
+    b.sock.settimeout(40)
     got = b.line()
     check(got == "-ERR [IN-USE] Mailbox is locked by another POP3 session.",
           "second session refused while locked: %r (%.1fs)"
