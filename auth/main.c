@@ -62,6 +62,12 @@ main(int argc, char **argv)
 	    .pre_init = auth_pre_init,
 	    .post_init = auth_post_init,
 	    .on_connect = auth_on_connect,
+	    /* Its clients (smtpd, the login processes, lmtpd, imapd, pop3d)
+	     * keep their connection for their whole life, as with Dovecot's
+	     * auth (service_count 0): a process that stopped accepting at
+	     * max_use would wait for them forever while master, at maxproc
+	     * 1, could start no replacement. */
+	    .no_max_use = true,
 	};
 
 	server_main(argc, argv, &spec);

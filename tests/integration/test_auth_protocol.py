@@ -497,6 +497,30 @@ def test_tempfail(path):
     c.close()
 
 
+def test_max_use_ignored(tmp, conf):
+    """auth keeps accepting past max_use: its clients hold their
+    connections for life, so a recycling auth would stop serving."""
+    sock = os.path.join(tmp, "auth-maxuse")
+    proc = start(tmp, conf, sock, "-o", "max_use=2")
+    try:
+        held = [AuthClient(sock) for _ in range(2)]
+        for i in range(3):
+            c = AuthClient(sock)
+            c.sock.settimeout(10)
+            r, _ = c.plain(1, "alice@example.test", "secret")
+            check(r == "OK\t1\tuser=alice@example.test",
+                  f"connection {i + 3} past max_use=2 served: {r!r}")
+            c.close()
+        r, _ = held[0].plain(7, "alice@example.test", "secret")
+        check(r == "OK\t7\tuser=alice@example.test",
+              f"a held connection still served: {r!r}")
+        for c in held:
+            c.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_static_userdb(path):
     """Dovecot's static userdb: the template, uid/gid names made numbers,
     and the passdb asked whether the user exists."""
@@ -672,6 +696,7 @@ def main():
         test_tempfail(broken_sock)
         test_static_userdb(static_sock)
         test_auth_client_library(client_sock, userdb_sock, tmp)
+        test_max_use_ignored(tmp, conf)
         test_penalty(client_sock)
         test_file_changes(client_sock, userdb_sock, tmp)
         test_fail2ban(tmp)
