@@ -1,7 +1,8 @@
 /*
  * smtpd_received - the Received header smtpd puts on top of each message,
  * laid out as Postfix lays it out (with the TLS protocol and cipher when
- * the session is encrypted; "from userid N" for local submission). The
+ * the session is encrypted; "from userid N" for local submission) and
+ * the queue ID, so a header leads to the log lines. The
  * HELO name and addresses come from the client and were bounded and
  * checked by the parser; nothing here may add a CR or LF of the client's.
  */
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "mail/mail_params.h"
+#include "mail/queue_file.h"
 #include "smtpd.h"
 
 /* Copies s without control characters (a HELO name is checked already;
@@ -38,9 +40,9 @@ smtpd_received_header(struct smtpd_client *c, struct strbuf *out)
 	if (c->local) {
 		return strbuf_printf(out,
 				     "Received: by %s (Dovetail, from userid "
-				     "%lu);\r\n\t%s\r\n",
+				     "%lu)\r\n\tid %s; %s\r\n",
 				     var_myhostname, (unsigned long)c->uid,
-				     date);
+				     queue_file_writer_id(c->writer), date);
 	}
 	received_clean(helo, sizeof(helo), smtp_session_helo(c->session));
 	ret |= strbuf_printf(out, "Received: from %s (%s [%s])\r\n", helo,
@@ -51,8 +53,9 @@ smtpd_received_header(struct smtpd_client *c, struct strbuf *out)
 	if (var_smtpd_sasl_authenticated_header && smtpd_sasl_user(c) != NULL)
 		ret |= strbuf_printf(out, "\t(Authenticated sender: %s)\r\n",
 				     smtpd_sasl_user(c));
-	ret |= strbuf_printf(out, "\tby %s (Dovetail) with %s", var_myhostname,
-			     smtp_session_protocol(c->session));
+	ret |= strbuf_printf(out, "\tby %s (Dovetail) with %s id %s",
+			     var_myhostname, smtp_session_protocol(c->session),
+			     queue_file_writer_id(c->writer));
 	if (c->rcpt_given == 1 && c->first_rcpt != NULL)
 		ret |= strbuf_printf(out, "\r\n\tfor <%s>", c->first_rcpt);
 	ret |= strbuf_printf(out, "; %s\r\n", date);

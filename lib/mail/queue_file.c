@@ -41,6 +41,7 @@ struct queue_writer {
 	char *tmp_path;
 	int fd;
 	struct timeval arrival;
+	char id[QUEUE_ID_MAX]; /* from arrival and the file's inode */
 	struct strbuf out;   /* pending bytes not yet written */
 	struct strbuf rcpts; /* R records, kept until the envelope goes out */
 	unsigned int rcpt_count;
@@ -138,6 +139,7 @@ queue_file_create(const char *queue_dir, struct queue_writer **w_r,
 		  const char **error_r)
 {
 	struct queue_writer *w = xcalloc(1, sizeof(*w));
+	struct stat st;
 	char tv[64];
 
 	gettimeofday(&w->arrival, NULL);
@@ -166,6 +168,21 @@ queue_file_create(const char *queue_dir, struct queue_writer **w_r,
 		}
 		xfree(&w->tmp_path);
 	}
+	if (fstat(w->fd, &st) < 0) {
+		*error_r = queue_file_error("queue_file_create: fstat %s: %s",
+					    w->tmp_path, strerror(errno));
+		close(w->fd);
+		(void)unlink(w->tmp_path);
+		xfree(&w->tmp_path);
+		xfree(&w->incoming);
+		free(w);
+		return -1;
+	}
+	/* The ID is known from now on (for the Received header), as
+	 * Postfix's is from the moment cleanup creates the file: the
+	 * temporary file keeps its inode through the rename. */
+	queue_id_make(w->id, (long long)w->arrival.tv_sec,
+		      (long)w->arrival.tv_usec, (unsigned long long)st.st_ino);
 	strbuf_init(&w->out, STRBUF_UNLIMITED);
 	strbuf_init(&w->rcpts, STRBUF_UNLIMITED);
 	snprintf(tv, sizeof(tv), "%lld.%06ld", (long long)w->arrival.tv_sec,
@@ -304,6 +321,12 @@ queue_file_write_content(struct queue_writer *w, const void *data, size_t len,
 	return 0;
 }
 
+const char *
+queue_file_writer_id(const struct queue_writer *w)
+{
+	return w->id;
+}
+
 uint64_t
 queue_file_content_size(const struct queue_writer *w)
 {
@@ -350,14 +373,19 @@ queue_writer_finish(struct queue_writer *w, char id_r[QUEUE_ID_MAX],
 	for (int tries = 0;; tries++) {
 		struct timeval now;
 
-		/* The first try uses the arrival time; a clash (an old file
-		 * with a reused inode) moves to the current time. */
-		if (tries == 0)
-			now = w->arrival;
-		else
+		/* The first try uses the ID given at creation; a clash (a
+		 * file with the same inode number and arrival time, only
+		 * possible after a restore from elsewhere) moves to the
+		 * current time: the message matters more than the ID its
+		 * Received header already names. */
+		if (tries == 0) {
+			memcpy(id_r, w->id, QUEUE_ID_MAX);
+		} else {
 			gettimeofday(&now, NULL);
-		queue_id_make(id_r, (long long)now.tv_sec, (long)now.tv_usec,
-			      (unsigned long long)st.st_ino);
+			queue_id_make(id_r, (long long)now.tv_sec,
+				      (long)now.tv_usec,
+				      (unsigned long long)st.st_ino);
+		}
 		path = xasprintf("%s/%s", w->incoming, id_r);
 		if (queue_rename_noreplace(w->tmp_path, path) == 0) {
 			free(path);

@@ -185,6 +185,9 @@ int queue_file_set_attr(struct queue_writer *w, enum queue_attr attr,
  * envelope (sender and at least one recipient must be set). */
 int queue_file_write_content(struct queue_writer *w, const void *data,
 			     size_t len, const char **error_r);
+/* The ID the file will have once committed (known from creation, as
+ * Postfix's: smtpd names it in the Received header). */
+const char *queue_file_writer_id(const struct queue_writer *w);
 /* Bytes of content written so far (for message_size_limit checks). */
 uint64_t queue_file_content_size(const struct queue_writer *w);
 /* Finishes the file (content length, X record), fsync()s it, renames it

@@ -293,7 +293,8 @@ def test_queue_file(d):
                     ("bob@example.org", "team@example.org")],
           f"recipients after alias expansion: {rcpts}")
     m = re.match(rb"Received: from client\.test \(unknown \[127\.0\.0\.1\]\)\r\n"
-                 rb"\tby mx\.example\.test \(Dovetail\) with ESMTP; "
+                 rb"\tby mx\.example\.test \(Dovetail\) with ESMTP id "
+                 + qid.encode() + rb"; "
                  rb"[A-Z][a-z][a-z], \d\d [A-Z][a-z][a-z] \d{4} "
                  rb"\d\d:\d\d:\d\d [+-]\d{4} \(\w+\)\r\n", content)
     check(m is not None, f"Received header: {content[:200]!r}")
@@ -605,7 +606,8 @@ def test_starttls(tmp):
         check(re.match(rb"Received: from client\.test \(unknown \[127\.0\.0\.1\]\)"
                        rb"\r\n\t\(using TLSv1\.[23] with cipher \S+ "
                        rb"\(\d+/\d+ bits\)\)\r\n\tby mx\.example\.test "
-                       rb"\(Dovetail\) with ESMTPS\r\n\tfor <bob@example\.org>; ",
+                       rb"\(Dovetail\) with ESMTPS id " + qid.encode() +
+                       rb"\r\n\tfor <bob@example\.org>; ",
                        content) is not None,
               f"Received header with TLS details: {content[:300]!r}")
         # Plaintext injected after STARTTLS must be discarded.
@@ -664,7 +666,8 @@ def test_local_submission(tmp):
               rcpts == [("someone@far.away.test", "someone@far.away.test")],
               "local submission envelope kept as given")
         check(re.match(rb"Received: by mx\.example\.test \(Dovetail, from userid "
-                       + str(os.geteuid()).encode() + rb"\);\r\n\t", content)
+                       + str(os.geteuid()).encode() + rb"\)\r\n\tid "
+                       + qid.encode() + rb"; ", content)
               is not None, f"local Received header: {content[:120]!r}")
         time.sleep(0.2)
         check(f"{qid}: uid={os.geteuid()} from=<root@mx.example.test>"

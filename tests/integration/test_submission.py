@@ -328,7 +328,7 @@ def test_465(tmp, extra):
         check(code == 250, f"465: queued: {code} {msg!r}")
         text = queued_text(d)
         check("\t(Authenticated sender: bob@example.org)\r\n\tby "
-              "mx.example.test (Dovetail) with ESMTPSA" in text,
+              "mx.example.test (Dovetail) with ESMTPSA id " in text,
               "465: smtpd_sasl_authenticated_header in Received")
         s.quit()
     finally:
