@@ -37,7 +37,7 @@ struct lmtp_session {
 	struct smtp_reply reply;
 	char relay[256];
 	unsigned int timeout_ms;
-	bool pipelining, dsn, size, eightbit, smtputf8;
+	struct smtp_ehlo ehlo; /* what LHLO announced */
 	const char *error; /* why the session failed, for deferrals */
 	char errbuf[512];
 };
@@ -258,36 +258,6 @@ lmtp_connect(struct lmtp_session *s)
 }
 
 static void
-lmtp_parse_lhlo(struct lmtp_session *s)
-{
-	const char *p = strbuf_cstr(&s->reply.text);
-
-	/* The first line is the server's greeting name. */
-	p = strchr(p, '\n');
-	while (p != NULL) {
-		const char *kw = p + 1, *end = strchr(kw, '\n');
-		size_t len = end == NULL ? strlen(kw) : (size_t)(end - kw);
-		size_t wlen = strcspn(kw, " \n");
-
-		if (wlen > len)
-			wlen = len;
-#define KW(name) (wlen == strlen(name) && strncasecmp(kw, name, wlen) == 0)
-		if (KW("PIPELINING"))
-			s->pipelining = true;
-		else if (KW("DSN"))
-			s->dsn = true;
-		else if (KW("SIZE"))
-			s->size = true;
-		else if (KW("8BITMIME"))
-			s->eightbit = true;
-		else if (KW("SMTPUTF8"))
-			s->smtputf8 = true;
-#undef KW
-		p = end;
-	}
-}
-
-static void
 lmtp_put_xtext(struct strbuf *sb, const char *s)
 {
 	xtext_encode(s, strlen(s), sb);
@@ -299,17 +269,17 @@ lmtp_queue_mail(struct lmtp_session *s)
 	const struct deliver_request *req = s->d->req;
 
 	strbuf_printf(&s->wbuf, "MAIL FROM:<%s>", req->sender);
-	if (s->size)
+	if (s->ehlo.size)
 		strbuf_printf(&s->wbuf, " SIZE=%lld",
 			      (long long)req->content_size);
-	if (s->eightbit && req->body[0] != '\0' &&
+	if (s->ehlo.eightbit && req->body[0] != '\0' &&
 	    strcmp(req->body, "BINARYMIME") != 0)
 		strbuf_printf(&s->wbuf, " BODY=%s", req->body);
-	if (s->smtputf8 && req->smtputf8)
+	if (s->ehlo.smtputf8 && req->smtputf8)
 		strbuf_append_str(&s->wbuf, " SMTPUTF8");
-	if (s->dsn && req->ret[0] != '\0')
+	if (s->ehlo.dsn && req->ret[0] != '\0')
 		strbuf_printf(&s->wbuf, " RET=%s", req->ret);
-	if (s->dsn && req->envid[0] != '\0') {
+	if (s->ehlo.dsn && req->envid[0] != '\0') {
 		strbuf_append_str(&s->wbuf, " ENVID=");
 		lmtp_put_xtext(&s->wbuf, req->envid);
 	}
@@ -320,7 +290,7 @@ static void
 lmtp_queue_rcpt(struct lmtp_session *s, const struct deliver_rcpt *r)
 {
 	strbuf_printf(&s->wbuf, "RCPT TO:<%s>", r->address);
-	if (s->dsn && r->notify != 0) {
+	if (s->ehlo.dsn && r->notify != 0) {
 		if (r->notify & QUEUE_NOTIFY_NEVER)
 			strbuf_append_str(&s->wbuf, " NOTIFY=NEVER");
 		else {
@@ -339,7 +309,7 @@ lmtp_queue_rcpt(struct lmtp_session *s, const struct deliver_rcpt *r)
 		}
 	}
 	/* ORCPT is stored as "type;xtext" already. */
-	if (s->dsn && r->orcpt[0] != '\0')
+	if (s->ehlo.dsn && r->orcpt[0] != '\0')
 		strbuf_printf(&s->wbuf, " ORCPT=%s", r->orcpt);
 	strbuf_append_str(&s->wbuf, "\r\n");
 }
@@ -431,13 +401,13 @@ lmtp_session_run(struct lmtp_session *s, bool *accepted)
 		free(t);
 		return -1;
 	}
-	lmtp_parse_lhlo(s);
+	smtp_ehlo_parse(&s->ehlo, &s->reply);
 	s->d->connected_us = smtp_now_us();
 
 	lmtp_queue_mail(s);
-	if (!s->pipelining && (lmtp_flush(s) < 0 || lmtp_read_reply(s) < 0))
+	if (!s->ehlo.pipelining && (lmtp_flush(s) < 0 || lmtp_read_reply(s) < 0))
 		return -1;
-	if (s->pipelining) {
+	if (s->ehlo.pipelining) {
 		for (unsigned int i = 0; i < req->rcpt_count; i++)
 			lmtp_queue_rcpt(s, &req->rcpts[i]);
 		strbuf_append_str(&s->wbuf, "DATA\r\n");
@@ -448,7 +418,7 @@ lmtp_session_run(struct lmtp_session *s, bool *accepted)
 		/* MAIL refused: every recipient gets that reply. */
 		for (unsigned int i = 0; i < req->rcpt_count; i++)
 			lmtp_result_from_reply(s, i);
-		if (s->pipelining) {
+		if (s->ehlo.pipelining) {
 			for (unsigned int i = 0; i <= req->rcpt_count; i++)
 				if (lmtp_read_reply(s) < 0)
 					return 0;
@@ -456,7 +426,7 @@ lmtp_session_run(struct lmtp_session *s, bool *accepted)
 		return 0;
 	}
 	for (unsigned int i = 0; i < req->rcpt_count; i++) {
-		if (!s->pipelining) {
+		if (!s->ehlo.pipelining) {
 			lmtp_queue_rcpt(s, &req->rcpts[i]);
 			if (lmtp_flush(s) < 0)
 				return -1;
@@ -470,7 +440,7 @@ lmtp_session_run(struct lmtp_session *s, bool *accepted)
 			lmtp_result_from_reply(s, i);
 		}
 	}
-	if (!s->pipelining) {
+	if (!s->ehlo.pipelining) {
 		if (naccepted == 0)
 			return 0;
 		strbuf_append_str(&s->wbuf, "DATA\r\n");

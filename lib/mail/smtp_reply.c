@@ -5,7 +5,9 @@
  */
 #include "mail/smtp_reply.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void
 smtp_reply_init(struct smtp_reply *reply,
@@ -192,4 +194,45 @@ smtp_reply_format(struct strbuf *out, unsigned int code, const char *enhanced,
 		p = nl != NULL ? nl + 1 : NULL;
 	} while (p != NULL);
 	return 0;
+}
+
+void
+smtp_ehlo_parse(struct smtp_ehlo *ehlo, const struct smtp_reply *reply)
+{
+	const char *p = strchr(strbuf_cstr(&reply->text), '\n');
+
+	memset(ehlo, 0, sizeof(*ehlo));
+	while (p != NULL) {
+		const char *kw = p + 1, *end = strchr(kw, '\n');
+		size_t len = end == NULL ? strlen(kw) : (size_t)(end - kw);
+		size_t wlen = strcspn(kw, " \n");
+
+		if (wlen > len)
+			wlen = len;
+#define KW(name) (wlen == strlen(name) && strncasecmp(kw, name, wlen) == 0)
+		if (KW("PIPELINING")) {
+			ehlo->pipelining = true;
+		} else if (KW("DSN")) {
+			ehlo->dsn = true;
+		} else if (KW("8BITMIME")) {
+			ehlo->eightbit = true;
+		} else if (KW("SMTPUTF8")) {
+			ehlo->smtputf8 = true;
+		} else if (KW("STARTTLS")) {
+			ehlo->starttls = true;
+		} else if (KW("SIZE")) {
+			ehlo->size = true;
+			if (kw[wlen] == ' ' && kw[wlen + 1] >= '0' &&
+			    kw[wlen + 1] <= '9') {
+				char *e;
+				unsigned long long v =
+				    strtoull(kw + wlen + 1, &e, 10);
+
+				if (e > kw + wlen + 1 && (*e == '\0' || *e == '\n'))
+					ehlo->size_limit = v;
+			}
+		}
+#undef KW
+		p = end;
+	}
 }

@@ -68,6 +68,20 @@ int smtp_reply_feed(struct smtp_reply *reply, const char *line, size_t len,
  */
 int smtp_reply_finish(const struct smtp_reply *reply, const char **error_r);
 
+/* What a server announced in its 250 reply to EHLO or LHLO. */
+struct smtp_ehlo {
+	bool pipelining, dsn, eightbit, smtputf8, starttls, size;
+	unsigned long long size_limit; /* SIZE's argument; 0: none given */
+};
+
+/*
+ * Reads the extension keywords of a complete reply (the lines after the
+ * first, which is the server's name; keywords are case-insensitive,
+ * unknown ones ignored, a SIZE argument that is not a number counts as
+ * none). A reply of one line (HELO) announces nothing.
+ */
+void smtp_ehlo_parse(struct smtp_ehlo *ehlo, const struct smtp_reply *reply);
+
 /*
  * Appends a reply to out: one line per '\n'-separated line of text, "NNN-"
  * on all but the last, "NNN " on the last, each starting with the enhanced

@@ -277,6 +277,52 @@ test_format_then_parse(void **state)
 	strbuf_release(&sb);
 }
 
+/* EHLO keywords: case-insensitive, SIZE's argument only when numeric,
+ * the first line (the server's name) is not a keyword. */
+static void
+test_ehlo_parse(void **state)
+{
+	static const char *lines[] = {
+	    "250-PIPELINING mx.example", "250-pipelining",   "250-SIZE 10240000",
+	    "250-8bitmime",		 "250-STARTTLS",     "250-AUTH PLAIN",
+	    "250-DSNX",			 "250 SMTPUTF8",
+	};
+	struct smtp_ehlo e;
+	struct smtp_reply r;
+	const char *error;
+
+	(void)state;
+	smtp_reply_init(&r, NULL);
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		assert_int_not_equal(feed(&r, lines[i], &error), -1);
+	assert_true(r.complete);
+	smtp_ehlo_parse(&e, &r);
+	assert_true(e.pipelining);
+	assert_true(e.size);
+	assert_int_equal(e.size_limit, 10240000);
+	assert_true(e.eightbit);
+	assert_true(e.starttls);
+	assert_true(e.smtputf8);
+	assert_false(e.dsn); /* "DSNX" is another keyword */
+
+	smtp_reply_reset(&r);
+	assert_int_equal(feed(&r, "250-mx.example", &error), 0);
+	assert_int_equal(feed(&r, "250-SIZE -5", &error), 0);
+	assert_int_equal(feed(&r, "250 DSN", &error), 1);
+	smtp_ehlo_parse(&e, &r);
+	assert_true(e.size);
+	assert_int_equal(e.size_limit, 0);
+	assert_true(e.dsn);
+	assert_false(e.pipelining);
+
+	/* HELO's one line announces nothing, even a keyword-like name. */
+	smtp_reply_reset(&r);
+	assert_int_equal(feed(&r, "250 PIPELINING", &error), 1);
+	smtp_ehlo_parse(&e, &r);
+	assert_false(e.pipelining);
+	smtp_reply_deinit(&r);
+}
+
 int
 main(void)
 {
@@ -292,6 +338,7 @@ main(void)
 	    cmocka_unit_test(test_default_line_count_limit),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_format_then_parse),
+	    cmocka_unit_test(test_ehlo_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
