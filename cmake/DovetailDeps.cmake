@@ -20,6 +20,8 @@ dovetail_require(SQLITE "sqlite3" libsqlite3-dev)
 dovetail_require(MARIADB "libmariadb" libmariadb-dev)
 dovetail_require(LIBCRYPT "libxcrypt" libcrypt-dev)
 dovetail_require(SODIUM "libsodium" libsodium-dev)
+# libsasl2: the smtp client's SASL login to a relayhost (Cyrus SASL).
+dovetail_require(SASL2 "libsasl2" libsasl2-dev)
 # libunbound: its .pc file lists libevent as a private requirement, and
 # Debian 12's libunbound-dev does not pull in libevent-dev, so pkg-config
 # may fail although the header and library are there; then find them

@@ -1,8 +1,13 @@
 /*
  * qmgr_deliver - hands a message's recipients to the delivery agents.
  * Recipients are grouped per (transport, nexthop) into batches of at most
- * QMGR_BATCH_RCPTS; each destination runs at most
- * default_destination_concurrency_limit batches at once. A batch connects
+ * default_destination_recipient_limit; each destination runs at most
+ * default_destination_concurrency_limit batches at once, or one at a time
+ * with default_destination_rate_delay between the end of one and the
+ * start of the next (Postfix's semantics). Batches found in one queue scan
+ * start on the next loop iteration, so that a request can tell the agent
+ * that more mail for its destination is waiting (the backlog flag, for
+ * smtp_connection_cache_on_demand). A batch connects
  * to $queue_directory/private/<transport>, sends one deliver_proto
  * request and reads the status (strictly decoded; a malformed or missing
  * reply defers the batch). Results are appended to the queue file on a
@@ -26,6 +31,7 @@
 #include "qmgr.h"
 #include "server/server.h"
 #include "server/worker.h"
+#include "util/event.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/safe_file.h"
@@ -33,7 +39,6 @@
 #include "util/stream.h"
 #include "util/xmem.h"
 
-#define QMGR_BATCH_RCPTS 50
 /* How long qmgr waits for an agent's status (the agent has its own,
  * shorter LMTP timeouts). */
 #define QMGR_AGENT_TIMEOUT_MS (3600u * 1000)
@@ -59,6 +64,11 @@ struct qmgr_dest {
 	char *transport, *nexthop;
 	unsigned int active;
 	struct qmgr_batch *wait_head, *wait_tail;
+	/* Rate delay: no batch starts before ready_ms (loop clock); the
+	 * timer runs the destination then. */
+	uint64_t ready_ms;
+	struct event_timer *timer;
+	bool run_deferred; /* a qmgr_dest_run is queued (event_defer) */
 };
 
 unsigned int qmgr_active_count;
@@ -314,6 +324,10 @@ qmgr_batch_end(struct qmgr_batch *b, const struct deliver_reply *reply,
 
 	stream_free(&b->stream);
 	dest->active--;
+	if (var_default_destination_rate_delay > 0)
+		dest->ready_ms =
+		    event_loop_now_ms(server_loop()) +
+		    (uint64_t)var_default_destination_rate_delay * 1000;
 	b->status = xcalloc(b->n, sizeof(*b->status));
 	b->texts = xcalloc(b->n, sizeof(char *));
 	b->dsns = xcalloc(b->n, sizeof(char *));
@@ -450,6 +464,9 @@ qmgr_batch_start(struct qmgr_batch *b)
 	req.smtputf8 = qm->attrs[QUEUE_ATTR_SMTPUTF8] != NULL &&
 		       strcmp(qm->attrs[QUEUE_ATTR_SMTPUTF8], "1") == 0;
 #undef ATTR
+	/* More for this destination waits or is in flight (this batch was
+	 * counted in active above). */
+	req.backlog = b->dest->wait_head != NULL || b->dest->active > 1;
 	req.rcpt_count = b->n;
 	req.rcpts = xcalloc(b->n, sizeof(*req.rcpts));
 	for (unsigned int i = 0; i < b->n; i++) {
@@ -478,11 +495,41 @@ qmgr_batch_start(struct qmgr_batch *b)
 }
 
 static void
+qmgr_dest_timer(void *ctx)
+{
+	struct qmgr_dest *dest = ctx;
+
+	event_timer_del(&dest->timer);
+	qmgr_dest_run(dest);
+}
+
+static void
+qmgr_dest_deferred(void *ctx)
+{
+	struct qmgr_dest *dest = ctx;
+
+	dest->run_deferred = false;
+	qmgr_dest_run(dest);
+}
+
+static void
 qmgr_dest_run(struct qmgr_dest *dest)
 {
-	while (dest->wait_head != NULL &&
-	       dest->active < var_default_destination_concurrency_limit) {
+	bool rate = var_default_destination_rate_delay > 0;
+	long long limit = rate ? 1 : var_default_destination_concurrency_limit;
+
+	while (dest->wait_head != NULL && dest->active < limit) {
 		struct qmgr_batch *b = dest->wait_head;
+		uint64_t now = event_loop_now_ms(server_loop());
+
+		if (rate && now < dest->ready_ms) {
+			if (dest->timer == NULL)
+				dest->timer = event_timer_add(
+				    server_loop(),
+				    (unsigned int)(dest->ready_ms - now), false,
+				    qmgr_dest_timer, dest);
+			return;
+		}
 
 		dest->wait_head = b->next;
 		if (dest->wait_head == NULL)
@@ -497,8 +544,6 @@ qmgr_deliver_msg(struct qmgr_msg *msg)
 {
 	const struct queue_msg *qm = msg->qm;
 	bool *taken = xcalloc(qm->rcpt_count, sizeof(bool));
-	struct qmgr_dest *touched[64];
-	unsigned int n_touched = 0;
 
 	qmgr_active_count++;
 	msg->fresh = xcalloc(qm->rcpt_count, 1);
@@ -524,12 +569,17 @@ qmgr_deliver_msg(struct qmgr_msg *msg)
 			    strcmp(msg->transport[j], dest->transport) != 0 ||
 			    strcmp(msg->nexthop[j], dest->nexthop) != 0)
 				continue;
-			if (b == NULL || b->n == QMGR_BATCH_RCPTS) {
+			if (b == NULL ||
+			    b->n ==
+				(unsigned int)
+				    var_default_destination_recipient_limit) {
 				b = xcalloc(1, sizeof(*b));
 				b->msg = msg;
 				b->dest = dest;
-				b->idx = xcalloc(QMGR_BATCH_RCPTS,
-						 sizeof(unsigned int));
+				b->idx = xcalloc(
+				    (size_t)
+					var_default_destination_recipient_limit,
+				    sizeof(unsigned int));
 				msg->batches++;
 				if (dest->wait_tail != NULL)
 					dest->wait_tail->next = b;
@@ -540,17 +590,14 @@ qmgr_deliver_msg(struct qmgr_msg *msg)
 			b->idx[b->n++] = j;
 			taken[j] = true;
 		}
-		bool seen = false;
-		for (unsigned int k = 0; k < n_touched; k++)
-			seen |= touched[k] == dest;
-		if (!seen && n_touched < sizeof(touched) / sizeof(touched[0]))
-			touched[n_touched++] = dest;
-		else if (!seen)
-			qmgr_dest_run(dest);
+		/* Started on the next iteration: the other messages of this
+		 * scan join the wait list first (backlog flag). */
+		if (!dest->run_deferred) {
+			dest->run_deferred = true;
+			event_defer(server_loop(), qmgr_dest_deferred, dest);
+		}
 	}
 	free(taken);
-	for (unsigned int k = 0; k < n_touched; k++)
-		qmgr_dest_run(touched[k]);
 	if (--msg->batches == 0)
 		qmgr_msg_finish(msg);
 }

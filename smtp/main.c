@@ -20,6 +20,9 @@
 #include "mail/mail_params.h"
 #include "mail/queue_file.h"
 #include "smtp.h"
+#include "smtp_cache.h"
+#include "smtp_sasl.h"
+#include "smtp_dane.h"
 #include "util/event.h"
 #include "util/log.h"
 #include "util/tls.h"
@@ -107,9 +110,16 @@ smtp_log_delivery(const struct smtp_delivery *d)
 					 ? "bounced"
 					 : "deferred";
 
-		log_info("%s: to=<%s>, relay=%s, delay=%s, "
+		char use[32] = "";
+
+		/* Postfix's field for a reused connection (the Nth
+		 * transaction on it). */
+		if (d->conn_use > 1 && strcmp(r->relay, "none") != 0)
+			snprintf(use, sizeof(use), ", conn_use=%u",
+				 d->conn_use);
+		log_info("%s: to=<%s>, relay=%s%s, delay=%s, "
 			 "delays=%s/%s/%s/%s, dsn=%s, status=%s (%s)",
-			 req->queue_id, req->rcpts[i].address, r->relay,
+			 req->queue_id, req->rcpts[i].address, r->relay, use,
 			 smtp_secs(t[0], 32, d->done_us - arrival),
 			 smtp_secs(t[1], 32, active - arrival),
 			 smtp_secs(t[2], 32,
@@ -298,6 +308,26 @@ smtp_on_connect(int fd, void *ctx)
 			     conn);
 }
 
+/* SASL client login: libsasl2 loads its plugins and the password maps
+ * are opened here, as root before chroot (Postfix's smtp_sasl_initialize
+ * runs pre-jail too). sasl_client_init is global: once per process. */
+static void
+smtp_pre_init(void *ctx)
+{
+	const char *error;
+
+	(void)ctx;
+	if (var_smtp_sasl_auth_enable && smtp_sasl_init(&error) < 0)
+		log_fatal("%s", error);
+}
+
+static void
+smtp_cache_timer(void *ctx)
+{
+	(void)ctx;
+	smtp_cache_expire();
+}
+
 /* SMTP mode: the TLS level, its context and the resolver. */
 static void
 smtp_post_init(void *ctx)
@@ -321,6 +351,9 @@ smtp_post_init(void *ctx)
 		smtp_mode = strncmp(server_service_name(), "lmtp", 4) != 0;
 	if (!smtp_mode)
 		return;
+	if (var_smtp_sasl_auth_enable && var_smtp_sasl_password_maps[0] == '\0')
+		log_fatal("specify a password table via the "
+			  "smtp_sasl_password_maps configuration parameter");
 	if (strcmp(level, "none") == 0 || level[0] == '\0')
 		smtp_tls_level = SMTP_TLS_NONE;
 	else if (strcmp(level, "may") == 0)
@@ -329,14 +362,28 @@ smtp_post_init(void *ctx)
 		smtp_tls_level = SMTP_TLS_ENCRYPT;
 	else if (strcmp(level, "verify") == 0)
 		smtp_tls_level = SMTP_TLS_VERIFY;
-	else if (strcmp(level, "dane") == 0 || strcmp(level, "dane-only") == 0)
-		log_fatal("smtp_tls_security_level = %s: DANE is not "
-			  "implemented in Dovetail; use verify or encrypt",
-			  level);
+	else if (strcmp(level, "dane") == 0)
+		smtp_tls_level = SMTP_TLS_DANE;
+	else if (strcmp(level, "dane-only") == 0)
+		smtp_tls_level = SMTP_TLS_DANE_ONLY;
 	else
 		log_fatal("smtp_tls_security_level = %s: expected none, may, "
-			  "encrypt or verify",
+			  "encrypt, verify, dane or dane-only",
 			  level);
+	/* DANE needs validated DNS answers. Without a trust anchor "dane"
+	 * becomes "may" with a warning, as Postfix downgrades it when DNSSEC
+	 * lookups are disabled; "dane-only" could never deliver. */
+	if (smtp_tls_level == SMTP_TLS_DANE &&
+	    var_dns_trust_anchor_file[0] == '\0') {
+		log_warning("smtp_tls_security_level = dane requires "
+			    "dns_trust_anchor_file (DNSSEC validation); "
+			    "using \"may\" instead");
+		smtp_tls_level = SMTP_TLS_MAY;
+	}
+	if (smtp_tls_level == SMTP_TLS_DANE_ONLY &&
+	    var_dns_trust_anchor_file[0] == '\0')
+		log_fatal("smtp_tls_security_level = dane-only requires "
+			  "dns_trust_anchor_file (DNSSEC validation)");
 	if (smtp_tls_level == SMTP_TLS_VERIFY && var_smtp_tls_CAfile[0] == '\0')
 		log_fatal("smtp_tls_security_level = verify needs "
 			  "smtp_tls_CAfile");
@@ -347,9 +394,23 @@ smtp_post_init(void *ctx)
 		    &error);
 		if (smtp_tls_ctx == NULL)
 			log_fatal("smtp TLS: %s", error);
+		if (smtp_dane_init(smtp_tls_level, smtp_tls_ctx, &error) < 0)
+			log_fatal("smtp TLS: %s", error);
 	}
 	if (smtp_connect_init(&error) < 0)
 		log_fatal("%s", error);
+	/* Cached sessions idle past smtp_connection_cache_time_limit get
+	 * QUIT (on a worker); a fraction of a second late at most. */
+	(void)event_timer_add(server_loop(), 250, true, smtp_cache_timer, NULL);
+}
+
+/* SIGTERM: QUIT to the cached sessions (SMTP mode). */
+static void
+smtp_on_shutdown(void *ctx)
+{
+	(void)ctx;
+	if (smtp_mode)
+		smtp_cache_shutdown();
 }
 
 int
@@ -358,8 +419,10 @@ main(int argc, char **argv)
 	static const struct server_spec spec = {
 	    .name = "smtp",
 	    .kind = SERVER_KIND_LISTENER,
+	    .pre_init = smtp_pre_init,
 	    .post_init = smtp_post_init,
 	    .on_connect = smtp_on_connect,
+	    .on_shutdown = smtp_on_shutdown,
 	};
 
 	server_main(argc, argv, &spec);

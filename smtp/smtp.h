@@ -23,6 +23,11 @@ struct smtp_target {
 	char *host;   /* MX host name, or the [host] of the next hop */
 	char *addr;   /* address text; NULL: resolve host when connecting */
 	char port[8]; /* "25" unless [host]:port */
+	/* DANE (smtp_dane.c): the MX RRset and this address were
+	 * DNSSEC-validated; the host's TLS policy, NULL unless the level is
+	 * dane or dane-only. */
+	bool dnssec;
+	struct smtp_dane_policy *dane;
 };
 
 enum smtp_tls_level {
@@ -30,6 +35,8 @@ enum smtp_tls_level {
 	SMTP_TLS_MAY,
 	SMTP_TLS_ENCRYPT,
 	SMTP_TLS_VERIFY,
+	SMTP_TLS_DANE,	    /* RFC 7672 per host, else "may" */
+	SMTP_TLS_DANE_ONLY, /* RFC 7672 per host, else defer */
 };
 
 /* The outcome of one delivery attempt, built on a worker thread. */
@@ -46,6 +53,9 @@ struct smtp_delivery {
 	/* Log lines ('\n'-separated) the worker collected; the loop logs
 	 * them after the session (workers never log). */
 	struct strbuf notes;
+	/* Transactions on the connection that delivered (Postfix's
+	 * conn_use, logged when > 1: a cached connection was reused). */
+	unsigned int conn_use;
 };
 
 /* Runs the whole LMTP session for d->req (blocking, with the lmtp_*
@@ -82,6 +92,9 @@ typedef void smtp_targets_cb(struct smtp_delivery *d, void *ctx);
 void smtp_targets_lookup(struct smtp_delivery *d, smtp_targets_cb *cb,
 			 void *ctx);
 void smtp_targets_free(struct smtp_delivery *d);
+/* The next hop an SMTP request goes to: relayhost when set (for mail
+ * whose next hop is the recipient domain), else req->nexthop. */
+const char *smtp_effective_nexthop(const struct deliver_request *req);
 
 /* Microseconds of the wall clock. */
 uint64_t smtp_now_us(void);

@@ -2,7 +2,8 @@
  * smtp_connect - where an SMTP delivery goes: turns the request's next hop
  * (or relayhost) into the ordered list of addresses to try. "[host]" and
  * "[host]:port" skip the MX lookup (as in Postfix); a domain goes through
- * dns_mx (MX preference, Null MX, A/AAAA fallback). Runs on the event loop
+ * dns_mx (MX preference, Null MX, A/AAAA fallback); at the dane levels
+ * smtp_dane.c then adds each target's TLSA policy. Runs on the event loop
  * (libunbound answers arrive there). The next hop comes from qmgr (trusted)
  * or main.cf; DNS answers are checked by dns_mx. Must not block. Also the
  * per-recipient result helpers the SMTP client shares (pure bookkeeping).
@@ -18,6 +19,7 @@
 #include "mail/mail_params.h"
 #include "server/server.h"
 #include "smtp.h"
+#include "smtp_dane.h"
 #include "util/xmem.h"
 
 static struct dns_resolver *smtp_resolver;
@@ -100,6 +102,7 @@ smtp_targets_free(struct smtp_delivery *d)
 	for (unsigned int i = 0; i < d->target_count; i++) {
 		free(d->targets[i].host);
 		free(d->targets[i].addr);
+		smtp_dane_policy_free(&d->targets[i].dane);
 	}
 	free(d->targets);
 	d->targets = NULL;
@@ -108,7 +111,7 @@ smtp_targets_free(struct smtp_delivery *d)
 
 static void
 smtp_target_add(struct smtp_delivery *d, const char *host, const char *addr,
-		const char *port)
+		const char *port, bool dnssec)
 {
 	struct smtp_target *t;
 
@@ -120,6 +123,8 @@ smtp_target_add(struct smtp_delivery *d, const char *host, const char *addr,
 	t->host = xstrdup(host);
 	t->addr = addr == NULL ? NULL : xstrdup(addr);
 	snprintf(t->port, sizeof(t->port), "%s", port);
+	t->dnssec = dnssec;
+	t->dane = NULL;
 }
 
 static void
@@ -130,7 +135,8 @@ smtp_mx_done(void *ctx, struct dns_mx_result *res)
 	if (res->status == DNS_MX_OK) {
 		for (unsigned int i = 0; i < res->count; i++)
 			smtp_target_add(l->d, res->addrs[i].host,
-					res->addrs[i].text, l->port);
+					res->addrs[i].text, l->port,
+					res->addrs[i].secure);
 		if (l->d->target_count == 0)
 			smtp_delivery_fail_all(l->d, DELIVER_DEFERRED, "4.4.4",
 					       "no usable mail exchanger");
@@ -145,7 +151,8 @@ smtp_mx_done(void *ctx, struct dns_mx_result *res)
 		    res->error != NULL ? res->error : "MX lookup failed");
 	}
 	dns_mx_result_free(&res);
-	l->cb(l->d, l->ctx);
+	/* DANE levels: the TLSA lookups, then cb. */
+	smtp_dane_lookup(smtp_resolver, l->d, l->cb, l->ctx);
 	free(l);
 }
 
@@ -191,7 +198,7 @@ smtp_parse_nexthop(const char *nexthop, char *host, size_t hsize, char *port,
 
 /* relayhost replaces the default next hop (the recipient domain), not an
  * explicit one from transport_maps. */
-static const char *
+const char *
 smtp_effective_nexthop(const struct deliver_request *req)
 {
 	const char *at;
@@ -227,8 +234,8 @@ smtp_targets_lookup(struct smtp_delivery *d, smtp_targets_cb *cb, void *ctx)
 		bool literal = inet_pton(AF_INET, host, buf) == 1 ||
 			       inet_pton(AF_INET6, host, buf) == 1;
 
-		smtp_target_add(d, host, literal ? host : NULL, port);
-		cb(d, ctx);
+		smtp_target_add(d, host, literal ? host : NULL, port, false);
+		smtp_dane_lookup(smtp_resolver, d, cb, ctx);
 		return;
 	}
 	l = xcalloc(1, sizeof(*l));

@@ -44,6 +44,10 @@ bool smtp_io_input_pending(const struct smtp_io *io);
  * io->error. */
 int smtp_io_starttls(struct smtp_io *io, SSL_CTX *ctx, const char *sni,
 		     const char *verify_name);
+/* The same with an SSL the caller prepared (DANE: smtp_dane_ssl_new()),
+ * owned from now on. 0, -1 with io->error, or -2 with io->error when the
+ * peer's certificate did not verify. */
+int smtp_io_starttls_ssl(struct smtp_io *io, SSL *ssl);
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" into buf;
  * *verified_r: the peer certificate verified (and matched). */
 void smtp_io_tls_info(struct smtp_io *io, char *buf, size_t size,

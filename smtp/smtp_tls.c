@@ -227,35 +227,54 @@ int
 smtp_io_starttls(struct smtp_io *io, SSL_CTX *ctx, const char *sni,
 		 const char *verify_name)
 {
+	SSL *ssl = SSL_new(ctx);
+
+	if (ssl == NULL)
+		return smtp_io_fail(io, "cannot set up TLS");
+	if (sni != NULL && sni[0] != '\0')
+		(void)SSL_set_tlsext_host_name(ssl, sni);
+	if (verify_name != NULL) {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (SSL_set1_host(ssl, verify_name) != 1) {
+			SSL_free(ssl);
+			return smtp_io_fail(io, "bad TLS peer name %s",
+					    verify_name);
+		}
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	}
+	return smtp_io_starttls_ssl(io, ssl) < 0 ? -1 : 0;
+}
+
+int
+smtp_io_starttls_ssl(struct smtp_io *io, SSL *ssl)
+{
 	struct pollfd pfd = {.fd = io->fd, .events = POLLIN};
 	int ret;
 
 	/* Anything after the 220, buffered or already on the socket, was
 	 * sent before the handshake: injected plaintext. */
-	if (smtp_io_input_pending(io) || poll(&pfd, 1, 0) > 0)
+	if (smtp_io_input_pending(io) || poll(&pfd, 1, 0) > 0) {
+		SSL_free(ssl);
 		return smtp_io_fail(io,
 				    "%s sent plaintext after the STARTTLS "
 				    "reply (possible injection attack)",
 				    io->peer);
-	io->ssl = SSL_new(ctx);
-	if (io->ssl == NULL || SSL_set_fd(io->ssl, io->fd) != 1)
-		return smtp_io_fail(io, "cannot set up TLS");
-	SSL_set_connect_state(io->ssl);
-	if (sni != NULL && sni[0] != '\0')
-		(void)SSL_set_tlsext_host_name(io->ssl, sni);
-	if (verify_name != NULL) {
-		SSL_set_hostflags(io->ssl,
-				  X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(io->ssl, verify_name) != 1)
-			return smtp_io_fail(io, "bad TLS peer name %s",
-					    verify_name);
-		SSL_set_verify(io->ssl, SSL_VERIFY_PEER, NULL);
 	}
+	io->ssl = ssl;
+	if (SSL_set_fd(io->ssl, io->fd) != 1) {
+		SSL_free(io->ssl);
+		io->ssl = NULL;
+		return smtp_io_fail(io, "cannot set up TLS");
+	}
+	SSL_set_connect_state(io->ssl);
 	while ((ret = SSL_connect(io->ssl)) != 1) {
 		if (smtp_io_ssl_wait(io, ret, "handshake") < 0) {
 			long v = SSL_get_verify_result(io->ssl);
+			bool untrusted =
+			    SSL_get_verify_mode(io->ssl) != SSL_VERIFY_NONE &&
+			    v != X509_V_OK;
 
-			if (verify_name != NULL && v != X509_V_OK)
+			if (untrusted)
 				snprintf(io->error, sizeof(io->error),
 					 "server certificate not verified "
 					 "for %s: %s",
@@ -263,7 +282,7 @@ smtp_io_starttls(struct smtp_io *io, SSL_CTX *ctx, const char *sni,
 					 X509_verify_cert_error_string(v));
 			SSL_free(io->ssl);
 			io->ssl = NULL;
-			return -1;
+			return untrusted ? -2 : -1;
 		}
 	}
 	io->rpos = io->rlen = 0;

@@ -78,6 +78,7 @@ deliver_proto_encode_request(struct strbuf *out,
 	bad |= dp_put(&p, req->ret, 16);
 	bad |= dp_put(&p, req->body, 16);
 	bad |= dp_put(&p, req->smtputf8 ? "1" : "0", 1);
+	bad |= dp_put(&p, req->backlog ? "1" : "0", 1);
 	bad |= dp_put_num(&p, req->rcpt_count);
 	for (unsigned int i = 0; i < req->rcpt_count && !bad; i++) {
 		const struct deliver_rcpt *r = &req->rcpts[i];
@@ -226,7 +227,7 @@ deliver_proto_decode_request(const char *payload, size_t len,
 	struct dp_cursor c = {payload, len};
 	struct deliver_request *req = xcalloc(1, sizeof(*req));
 	unsigned long long off, size, arrival, count, v;
-	char *utf8 = NULL;
+	char *utf8 = NULL, *backlog = NULL;
 
 	if (!dp_expect(&c, "deliver"))
 		goto bad;
@@ -242,11 +243,14 @@ deliver_proto_decode_request(const char *payload, size_t len,
 	    (req->ret = dp_get(&c, 16)) == NULL ||
 	    (req->body = dp_get(&c, 16)) == NULL ||
 	    (utf8 = dp_get(&c, 1)) == NULL ||
+	    (backlog = dp_get(&c, 1)) == NULL ||
 	    dp_get_num(&c, DELIVER_PROTO_MAX_RCPTS, &count) < 0 || count == 0)
 		goto bad;
-	if (strcmp(utf8, "0") != 0 && strcmp(utf8, "1") != 0)
+	if ((strcmp(utf8, "0") != 0 && strcmp(utf8, "1") != 0) ||
+	    (strcmp(backlog, "0") != 0 && strcmp(backlog, "1") != 0))
 		goto bad;
 	req->smtputf8 = utf8[0] == '1';
+	req->backlog = backlog[0] == '1';
 	req->content_offset = (off_t)off;
 	req->content_size = (off_t)size;
 	req->arrival_us = arrival;
@@ -268,10 +272,12 @@ deliver_proto_decode_request(const char *payload, size_t len,
 	if (c.left != 0)
 		goto bad;
 	free(utf8);
+	free(backlog);
 	*req_r = req;
 	return 0;
 bad:
 	free(utf8);
+	free(backlog);
 	deliver_request_free(&req);
 	*error_r = "malformed delivery request";
 	return -1;

@@ -15,7 +15,8 @@
  *          queue_directory, e.g. "active/<ID>"), nexthop ("unix:/path",
  *          "inet:host:port"), sender, content_offset, content_size,
  *          arrival (microseconds since the epoch), active_time (sec.usec when
- * qmgr took it), envid, ret, body, smtputf8 ("0"/"1"), rcpt_count, then per
+ * qmgr took it), envid, ret, body, smtputf8 ("0"/"1"), backlog ("0"/"1":
+ *          qmgr has more mail for this destination), rcpt_count, then per
  *          recipient: index, address, orcpt, notify.
  * reply    "status", rcpt_count, then per recipient: index, action
  *          ("sent", "deferred", "bounced"), dsn ("2.0.0"), relay, text.
@@ -55,6 +56,10 @@ struct deliver_request {
 	char *active_time;	  /* "sec.usec" */
 	char *envid, *ret, *body; /* "" when none */
 	bool smtputf8;
+	/* qmgr has more mail waiting for this (transport, nexthop): the
+	 * agent may keep its connection open for it (Postfix's
+	 * smtp_connection_cache_on_demand). */
+	bool backlog;
 	struct deliver_rcpt *rcpts;
 	unsigned int rcpt_count;
 };

@@ -215,6 +215,24 @@ bool var_pop3_reuse_xuidl;
 long long var_pop3_client_timeout;
 long long var_pop3_max_commands;
 
+/* issue 5 (session 3) */
+bool var_smtp_connection_cache_on_demand;
+char *var_smtp_connection_cache_destinations;
+long long var_smtp_connection_cache_time_limit;
+long long var_smtp_connection_reuse_time_limit;
+long long var_smtp_connection_reuse_count_limit;
+long long var_smtp_rset_timeout;
+long long var_default_destination_rate_delay;
+long long var_default_destination_recipient_limit;
+bool var_disable_mime_output_conversion; /* smtp: 8BITMIME downgrade */
+/* smtp SASL client (smtp_sasl.c) */
+bool var_smtp_sasl_auth_enable;
+char *var_smtp_sasl_password_maps;
+char *var_smtp_sasl_security_options;
+char *var_smtp_sasl_tls_security_options;
+char *var_smtp_sasl_mechanism_filter;
+bool var_smtp_sasl_auth_soft_bounce;
+
 const struct param_def mail_param_table[] = {
 	/* paths */
 	STR(queue_directory, DOVETAIL_QUEUE_DIR),
@@ -359,7 +377,8 @@ const struct param_def mail_param_table[] = {
 	/* issue 5: smtp client. Postfix's names and defaults, except
 	 * smtp_tls_security_level (Postfix: none; ours: may) and the dns_*
 	 * parameters (ours: the libunbound resolver, see mail/dns.h).
-	 * smtp_tls_security_level "dane" is refused (not implemented). */
+	 * smtp_tls_security_level "dane"/"dane-only" (smtp/smtp_dane.c)
+	 * need dns_trust_anchor_file for DNSSEC validation. */
 	STR(relayhost, ""),
 	STR(smtp_tls_security_level, "may"),
 	STR(smtp_tls_CAfile, ""),
@@ -410,6 +429,26 @@ const struct param_def mail_param_table[] = {
 	BOOL(pop3_reuse_xuidl, "no"),
 	TIME(pop3_client_timeout, "10m", 's', 60, DAY),
 	INT(pop3_max_commands, "100000", 1, 100000000),
+	/* issue 5 (session 3): smtp client and qmgr. Postfix's names and
+	 * defaults. */
+	BOOL(smtp_connection_cache_on_demand, "yes"),
+	STR(smtp_connection_cache_destinations, ""),
+	TIME(smtp_connection_cache_time_limit, "2s", 's', 1, 3600),
+	TIME(smtp_connection_reuse_time_limit, "300s", 's', 1, DAY),
+	INT(smtp_connection_reuse_count_limit, "0", 0, 1000000),
+	TIME(smtp_rset_timeout, "20s", 's', 1, 3600),
+	TIME(default_destination_rate_delay, "0s", 's', 0, DAY),
+	INT(default_destination_recipient_limit, "50", 1, 10000),
+	/* smtp: no 8-bit to 7-bit MIME conversion (mime_8to7.c) */
+	BOOL(disable_mime_output_conversion, "no"),
+	/* smtp SASL client login (smtp_sasl.c, libsasl2): Postfix's names
+	 * and defaults. */
+	BOOL(smtp_sasl_auth_enable, "no"),
+	STR(smtp_sasl_password_maps, ""),
+	STR(smtp_sasl_security_options, "noplaintext, noanonymous"),
+	STR(smtp_sasl_tls_security_options, "$smtp_sasl_security_options"),
+	STR(smtp_sasl_mechanism_filter, ""),
+	BOOL(smtp_sasl_auth_soft_bounce, "yes"),
 };
 /* clang-format on */
 

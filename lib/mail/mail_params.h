@@ -196,4 +196,22 @@ extern bool var_pop3_reuse_xuidl;
 extern long long var_pop3_client_timeout;
 extern long long var_pop3_max_commands;
 
+/* issue 5 (session 3): smtp client and qmgr additions (Postfix's names). */
+extern bool var_smtp_connection_cache_on_demand;
+extern char *var_smtp_connection_cache_destinations;
+extern long long var_smtp_connection_cache_time_limit;
+extern long long var_smtp_connection_reuse_time_limit;
+extern long long var_smtp_connection_reuse_count_limit;
+extern long long var_smtp_rset_timeout;
+extern long long var_default_destination_rate_delay;
+extern long long var_default_destination_recipient_limit;
+extern bool var_disable_mime_output_conversion;
+/* smtp SASL client login (Postfix's names). */
+extern bool var_smtp_sasl_auth_enable;
+extern char *var_smtp_sasl_password_maps;
+extern char *var_smtp_sasl_security_options;
+extern char *var_smtp_sasl_tls_security_options;
+extern char *var_smtp_sasl_mechanism_filter;
+extern bool var_smtp_sasl_auth_soft_bounce;
+
 #endif

@@ -9,23 +9,34 @@ self.port) and answers each connection as the script says:
   ext:     EHLO extensions (default PIPELINING, 8BITMIME, DSN).
   tls:     (certfile, keyfile): offer STARTTLS.
   inject:  text sent in plaintext right after "220 Ready to start TLS".
-transactions: list of dicts (mail, rcpts, data, pipelined, tls, helo) of
-messages accepted at end of data; sessions counts connections; commands
-lists every command line seen.
+  auth:    callable(session, line) that answers an AUTH command line (it
+           may use session.send/readline for the 334 dialogue); None: 502.
+  close_after: close a connection (without a reply) after this many
+           transactions on it (connection reuse tests); "rset" in replies
+           overrides the answer to RSET.
+transactions: list of dicts (mail, rcpts, data, pipelined, tls, helo, time,
+session) of messages accepted at end of data; sessions counts connections;
+commands lists every command line seen; events lists (time.time(), session
+number, command line).
 """
 import socket
 import ssl
 import threading
+import time
 
 
 class SMTPPeer:
     def __init__(self, host="127.0.0.1", port=0, name="peer.test", replies=None,
-                 ext=("PIPELINING", "8BITMIME", "DSN"), tls=None, inject=None):
+                 ext=("PIPELINING", "8BITMIME", "DSN"), tls=None, inject=None,
+                 auth=None, close_after=None):
         self.name = name
         self.replies = dict(replies or {})
         self.ext = list(ext)
         self.tls = tls
         self.inject = inject
+        self.auth = auth
+        self.close_after = close_after
+        self.events = []
         self.transactions = []
         self.commands = []
         self.sessions = 0
@@ -53,12 +64,13 @@ class SMTPPeer:
                 return
             with self.lock:
                 self.sessions += 1
-            threading.Thread(target=self._session, args=(c,), daemon=True).start()
+                n = self.sessions
+            threading.Thread(target=self._session, args=(c, n), daemon=True).start()
 
-    def _session(self, c):
+    def _session(self, c, n=0):
         c.settimeout(30)
         try:
-            _Session(self, c).run()
+            _Session(self, c, n).run()
         except (OSError, ssl.SSLError, ValueError):
             pass
         finally:
@@ -69,8 +81,9 @@ class SMTPPeer:
 
 
 class _Session:
-    def __init__(self, peer, c):
+    def __init__(self, peer, c, n=0):
         self.peer = peer
+        self.n = n
         self.c = c
         self.buf = b""
         self.is_tls = False
@@ -104,6 +117,7 @@ class _Session:
             line = self.readline().decode("utf-8", "replace")
             with p.lock:
                 p.commands.append(line)
+                p.events.append((time.time(), self.n, line))
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 ext = list(p.ext)
@@ -156,11 +170,17 @@ class _Session:
                     with p.lock:
                         p.transactions.append({"mail": mail, "rcpts": rcpts, "data": content,
                                                "pipelined": pipelined, "tls": self.is_tls,
-                                               "helo": helo})
+                                               "helo": helo, "time": time.time(),
+                                               "session": self.n})
+                        done = sum(1 for t in p.transactions if t["session"] == self.n)
+                    if p.close_after is not None and done >= p.close_after:
+                        return
                 mail, rcpts = None, []
+            elif verb == "AUTH" and p.auth is not None:
+                p.auth(self, line)
             elif verb == "RSET":
                 mail, rcpts = None, []
-                self.send("250 2.0.0 Ok\r\n")
+                self.reply("rset", "250 2.0.0 Ok")
             elif verb == "QUIT":
                 self.send("221 2.0.0 Bye\r\n")
                 return

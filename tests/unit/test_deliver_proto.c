@@ -31,6 +31,7 @@ make_request(struct deliver_request *req, struct deliver_rcpt *rcpts)
 	req->ret = "HDRS";
 	req->body = "8BITMIME";
 	req->smtputf8 = true;
+	req->backlog = true;
 	rcpts[0] = (struct deliver_rcpt){
 	    3, "x@example.org", "rfc822;y@example.org", QUEUE_NOTIFY_SUCCESS};
 	rcpts[1] = (struct deliver_rcpt){7, "12:z,@example.org", "", 0};
@@ -74,6 +75,7 @@ test_request_round_trip(void **state)
 	assert_string_equal(got->ret, "HDRS");
 	assert_string_equal(got->body, "8BITMIME");
 	assert_true(got->smtputf8);
+	assert_true(got->backlog);
 	assert_int_equal(got->rcpt_count, 2);
 	assert_int_equal(got->rcpts[0].index, 3);
 	assert_string_equal(got->rcpts[0].orcpt, "rfc822;y@example.org");
@@ -167,23 +169,33 @@ test_malformed_rejected(void **state)
 	    decode_reply_str("6:status,1:1,1:0,4:sent,5:2.0.0,1:r,2:t,"), -1);
 	/* A request with zero recipients or a bad smtputf8 flag. */
 	const char *r0 =
-	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:0,1:0,";
+	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:0,1:0,1:0,";
 	assert_int_equal(
 	    deliver_proto_decode_request(r0, strlen(r0), &req, &error), -1);
 	const char *r1 =
-	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:2,1:1,"
+	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:2,1:0,1:1,"
 	    "1:0,1:a,0:,1:0,";
 	assert_int_equal(
 	    deliver_proto_decode_request(r1, strlen(r1), &req, &error), -1);
 	const char *r2 =
-	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,1:1,"
+	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,1:0,1:1,"
 	    "1:0,1:a,0:,1:0,";
 	assert_int_equal(
 	    deliver_proto_decode_request(r2, strlen(r2), &req, &error), 0);
 	deliver_request_free(&req);
+	/* A bad backlog flag; a request without one (old format). */
+	const char *r3 =
+	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,1:x,1:1,"
+	    "1:0,1:a,0:,1:0,";
+	assert_int_equal(
+	    deliver_proto_decode_request(r3, strlen(r3), &req, &error), -1);
+	const char *r4 = "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,"
+			 "1:1,1:0,1:a,0:,1:0,";
+	assert_int_equal(
+	    deliver_proto_decode_request(r4, strlen(r4), &req, &error), -1);
 	/* NUL inside a field is refused. */
 	char nul[] =
-	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,1:1,"
+	    "7:deliver,1:i,1:f,1:n,0:,1:0,1:0,1:0,1:0,0:,0:,0:,1:1,1:0,1:1,"
 	    "1:0,1:a,0:,1:0,";
 	nul[sizeof(nul) - 10] = '\0';
 	assert_int_equal(
