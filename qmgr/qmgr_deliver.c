@@ -4,7 +4,9 @@
  * default_destination_recipient_limit; each destination runs at most
  * default_destination_concurrency_limit batches at once, or one at a time
  * with default_destination_rate_delay between the end of one and the
- * start of the next (Postfix's semantics). Batches found in one queue scan
+ * start of the next (Postfix's semantics; each overridden per transport
+ * by <transport>_destination_recipient_limit, ..._concurrency_limit and
+ * ..._rate_delay). Batches found in one queue scan
  * start on the next loop iteration, so that a request can tell the agent
  * that more mail for its destination is waiting (the backlog flag, for
  * smtp_connection_cache_on_demand). A batch connects
@@ -26,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/config.h"
 #include "mail/deliver_proto.h"
 #include "mail/mail_params.h"
 #include "qmgr.h"
@@ -68,6 +71,9 @@ struct qmgr_dest {
 	 * timer runs the destination then. */
 	uint64_t ready_ms;
 	struct event_timer *timer;
+	/* The transport's limits (default_destination_*, or the
+	 * <transport>_destination_* overrides). */
+	long long concurrency, rate_delay, rcpt_limit;
 	bool run_deferred; /* a qmgr_dest_run is queued (event_defer) */
 };
 
@@ -109,6 +115,15 @@ qmgr_dest_get(const char *transport, const char *nexthop)
 	d = xcalloc(1, sizeof(*d));
 	d->transport = xstrdup(transport);
 	d->nexthop = xstrdup(nexthop);
+	if (!config_transport_param(transport, "destination_concurrency_limit",
+				    &d->concurrency))
+		d->concurrency = var_default_destination_concurrency_limit;
+	if (!config_transport_param(transport, "destination_rate_delay",
+				    &d->rate_delay))
+		d->rate_delay = var_default_destination_rate_delay;
+	if (!config_transport_param(transport, "destination_recipient_limit",
+				    &d->rcpt_limit))
+		d->rcpt_limit = var_default_destination_recipient_limit;
 	d->next = dests;
 	dests = d;
 	return d;
@@ -324,10 +339,9 @@ qmgr_batch_end(struct qmgr_batch *b, const struct deliver_reply *reply,
 
 	stream_free(&b->stream);
 	dest->active--;
-	if (var_default_destination_rate_delay > 0)
-		dest->ready_ms =
-		    event_loop_now_ms(server_loop()) +
-		    (uint64_t)var_default_destination_rate_delay * 1000;
+	if (dest->rate_delay > 0)
+		dest->ready_ms = event_loop_now_ms(server_loop()) +
+				 (uint64_t)dest->rate_delay * 1000;
 	b->status = xcalloc(b->n, sizeof(*b->status));
 	b->texts = xcalloc(b->n, sizeof(char *));
 	b->dsns = xcalloc(b->n, sizeof(char *));
@@ -515,8 +529,8 @@ qmgr_dest_deferred(void *ctx)
 static void
 qmgr_dest_run(struct qmgr_dest *dest)
 {
-	bool rate = var_default_destination_rate_delay > 0;
-	long long limit = rate ? 1 : var_default_destination_concurrency_limit;
+	bool rate = dest->rate_delay > 0;
+	long long limit = rate ? 1 : dest->concurrency;
 
 	while (dest->wait_head != NULL && dest->active < limit) {
 		struct qmgr_batch *b = dest->wait_head;
@@ -569,17 +583,12 @@ qmgr_deliver_msg(struct qmgr_msg *msg)
 			    strcmp(msg->transport[j], dest->transport) != 0 ||
 			    strcmp(msg->nexthop[j], dest->nexthop) != 0)
 				continue;
-			if (b == NULL ||
-			    b->n ==
-				(unsigned int)
-				    var_default_destination_recipient_limit) {
+			if (b == NULL || b->n == (unsigned int)dest->rcpt_limit) {
 				b = xcalloc(1, sizeof(*b));
 				b->msg = msg;
 				b->dest = dest;
-				b->idx = xcalloc(
-				    (size_t)
-					var_default_destination_recipient_limit,
-				    sizeof(unsigned int));
+				b->idx = xcalloc((size_t)dest->rcpt_limit,
+						 sizeof(unsigned int));
 				msg->batches++;
 				if (dest->wait_tail != NULL)
 					dest->wait_tail->next = b;

@@ -109,13 +109,61 @@ config_vars_init(struct config_vars *cv, struct config_report *report)
 	}
 }
 
+/* Per-transport parameters, as Postfix's "<transport>_destination_*":
+ * a master.cf transport name, then one of these suffixes; the value has
+ * the type and bounds of the default_destination_* parameter it
+ * overrides for that transport. */
+static const struct {
+	const char *suffix, *base;
+} config_transport_params[] = {
+    {"_destination_concurrency_limit", "default_destination_concurrency_limit"},
+    {"_destination_rate_delay", "default_destination_rate_delay"},
+    {"_destination_recipient_limit", "default_destination_recipient_limit"},
+};
+
+/* The catalog entry whose type and bounds name has when it is a
+ * per-transport parameter; NULL otherwise. */
+static const struct param_def *
+config_transport_def(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < sizeof(config_transport_params) /
+				   sizeof(config_transport_params[0]);
+	     i++) {
+		size_t slen = strlen(config_transport_params[i].suffix);
+		size_t tlen = len - slen;
+
+		if (len <= slen ||
+		    strcmp(name + tlen, config_transport_params[i].suffix) != 0)
+			continue;
+		if (tlen == 7 && strncmp(name, "default", 7) == 0)
+			return NULL; /* the catalog parameter itself */
+		for (size_t j = 0; j < tlen; j++) {
+			char ch = name[j];
+
+			if (!((ch >= 'a' && ch <= 'z') ||
+			      (ch >= '0' && ch <= '9') || ch == '-' ||
+			      ch == '_'))
+				return NULL;
+		}
+		return mail_param_find(config_transport_params[i].base);
+	}
+	return NULL;
+}
+
 static void
 config_set(struct config_vars *cv, const char *file, unsigned int line,
 	   const char *name, const char *value)
 {
 	struct config_var *var = config_vars_find(cv, name);
 
-	if (var == NULL || var->def == NULL) {
+	if ((var == NULL || var->def == NULL) &&
+	    config_transport_def(name) != NULL) {
+		/* Known by its pattern; checked after expansion. */
+		if (var == NULL)
+			var = config_vars_add(cv, name, NULL);
+	} else if (var == NULL || var->def == NULL) {
 		/* Kept, so "$name" references to it work as in Postfix. */
 		config_report_add(&cv->report->warnings,
 				  &cv->report->n_warnings,
@@ -273,8 +321,46 @@ config_load(const char *config_dir_path, const char *daemon,
 	}
 	for (size_t i = 0; i < mail_param_count; i++)
 		config_store(cv, &cv->vars[i]);
+	/* Per-transport parameters: checked like the parameter they
+	 * override; read later with config_transport_param(). */
+	for (size_t i = mail_param_count; i < cv->n; i++) {
+		struct config_var *var = &cv->vars[i];
+		const struct param_def *def = config_transport_def(var->name);
+		long long n;
+		char *problem = NULL;
+
+		if (def == NULL)
+			continue;
+		(void)config_expand_var(cv, var);
+		if (!var->failed &&
+		    config_value_parse(def, var->value, &n, &problem) < 0) {
+			config_vars_error(cv, var, "%s", problem);
+			xfree(&problem);
+			var->failed = true;
+		}
+	}
 	cv->report = &config_dummy_report;
 	return report->n_errors > 0 ? -1 : 0;
+}
+
+bool
+config_transport_param(const char *transport, const char *param,
+		       long long *value_r)
+{
+	char *name = xasprintf("%s_%s", transport, param);
+	const struct param_def *def = config_transport_def(name);
+	struct config_var *var =
+	    def != NULL ? config_vars_find(&config_state, name) : NULL;
+	char *problem = NULL;
+	bool ok = false;
+
+	if (var != NULL && var->explicit && !var->failed &&
+	    var->value != NULL &&
+	    config_value_parse(def, var->value, value_r, &problem) == 0)
+		ok = true;
+	xfree(&problem);
+	xfree(&name);
+	return ok;
 }
 
 const char *

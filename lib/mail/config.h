@@ -42,6 +42,16 @@ int config_load(const char *config_dir, const char *daemon,
 		char *const *overrides, size_t n_overrides,
 		struct config_report *report);
 
+/* A per-transport parameter "<transport>_<param>" (Postfix's
+ * "smtp_destination_rate_delay", "lmtp_destination_concurrency_limit",
+ * ...; param is "destination_concurrency_limit", "destination_rate_delay"
+ * or "destination_recipient_limit") as set in the files the last
+ * config_load() read: true with *value_r in the unit of the
+ * default_destination_* parameter it overrides, false when it is not set
+ * (or its value was bad: config_load() reported that as an error). */
+bool config_transport_param(const char *transport, const char *param,
+			    long long *value_r);
+
 /* The directory config_load() last used. */
 const char *config_directory(void);
 

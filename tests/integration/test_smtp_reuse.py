@@ -18,8 +18,10 @@ TCP connections and time each command):
   connection per message, no RSET;
 - a cached session gets QUIT when the agent stops (SIGTERM), long before
   its time limit;
-- default_destination_rate_delay = 2s: three messages to one destination
-  arrive at the peer at least 1.5 s apart (a behaviour check with wide
+- smtp_destination_rate_delay = 2s (the per-transport override of
+  default_destination_rate_delay, which stays 0 here, and of a 30 s delay
+  set for another transport): three messages to one destination arrive
+  at the peer at least 1.5 s apart (a behaviour check with wide
   margins, not a timing benchmark).
 """
 import os
@@ -156,7 +158,9 @@ default_transport = smtp
 transport_maps = texthash:{tmap}
 smtp_helo_name = client.test
 smtp_tls_security_level = none
-default_destination_rate_delay = 2s
+default_destination_rate_delay = 0s
+smtp_destination_rate_delay = 2s
+lmtp_destination_rate_delay = 30s
 inet_protocols = ipv4
 """
     with inst:

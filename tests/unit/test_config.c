@@ -344,12 +344,54 @@ test_samples_document_every_parameter(void **state)
 	free(all);
 }
 
+/* "<transport>_destination_*": known by pattern (no warning), typed as
+ * the default_destination_* parameter, read with config_transport_param. */
+static void
+test_transport_params(void **state)
+{
+	struct config_report report = {0};
+	char *dir = xasprintf("%s/tests/unit/config/transport_params",
+			      getenv("DOVETAIL_SOURCE_DIR") != NULL
+				  ? getenv("DOVETAIL_SOURCE_DIR")
+				  : SOURCE_DIR);
+	long long v = -1;
+
+	(void)state;
+	assert_int_equal(config_load(dir, "qmgr", NULL, 0, &report), -1);
+	assert_int_equal(report.n_errors, 1);
+	assert_non_null(strstr(report.errors[0],
+			       "main.cf:8: smtp_destination_concurrency_limit: "
+			       "\"lots\" is not a number"));
+	/* "Smtp" is no transport name: an unknown parameter as usual; the
+	 * others raise no warning ("slow" is the admin's own: warned). */
+	assert_int_equal(report.n_warnings, 2);
+	assert_non_null(strstr(report.errors[0], "main.cf:8:"));
+	assert_true(config_transport_param("smtp", "destination_rate_delay",
+					   &v));
+	assert_int_equal(v, 120);
+	assert_true(config_transport_param(
+	    "relay-out", "destination_concurrency_limit", &v));
+	assert_int_equal(v, 3);
+	assert_true(config_transport_param(
+	    "lmtp", "destination_recipient_limit", &v));
+	assert_int_equal(v, 7);
+	/* bad value, not set, not a per-transport name: the default holds */
+	assert_false(config_transport_param(
+	    "smtp", "destination_concurrency_limit", &v));
+	assert_false(
+	    config_transport_param("lmtp", "destination_rate_delay", &v));
+	assert_false(config_transport_param("smtp", "helo_name", &v));
+	assert_int_equal(var_default_destination_rate_delay, 1);
+	config_report_free(&report);
+	free(dir);
+}
+
 int
 main(void)
 {
 	size_t n_cases = sizeof(config_cases) / sizeof(config_cases[0]);
 	struct CMUnitTest
-	    tests[sizeof(config_cases) / sizeof(config_cases[0]) + 4];
+	    tests[sizeof(config_cases) / sizeof(config_cases[0]) + 5];
 
 	for (size_t i = 0; i < n_cases; i++) {
 		struct CMUnitTest t = {
@@ -367,6 +409,8 @@ main(void)
 	    (struct CMUnitTest)cmocka_unit_test(test_sample_files_load_cleanly);
 	tests[n_cases + 3] = (struct CMUnitTest)cmocka_unit_test(
 	    test_samples_document_every_parameter);
-	return _cmocka_run_group_tests("test_config", tests, n_cases + 4, NULL,
+	tests[n_cases + 4] =
+	    (struct CMUnitTest)cmocka_unit_test(test_transport_params);
+	return _cmocka_run_group_tests("test_config", tests, n_cases + 5, NULL,
 				       NULL);
 }
