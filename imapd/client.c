@@ -239,10 +239,12 @@ client_capabilities(const struct imap_client *c)
 	snprintf(cl->caps, sizeof(cl->caps),
 		 "IMAP4rev1 IMAP4rev2 LITERAL+ ENABLE IDLE UIDPLUS MOVE "
 		 "NAMESPACE ID UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS "
-		 "SPECIAL-USE ESEARCH SEARCHRES SORT THREAD=REFERENCES "
+		 "SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES SORT "
+		 "THREAD=REFERENCES "
 		 "THREAD=ORDEREDSUBJECT CONDSTORE QRESYNC BINARY "
-		 "APPENDLIMIT=%llu QUOTA QUOTA=RES-STORAGE",
-		 (unsigned long long)cl->limits.max_stream_literal);
+		 "APPENDLIMIT=%llu QUOTA QUOTA=RES-STORAGE%s UTF8=ACCEPT",
+		 (unsigned long long)cl->limits.max_stream_literal,
+		 imap_quota_has_messages(c) ? " QUOTA=RES-MESSAGE" : "");
 	return cl->caps;
 }
 

@@ -111,9 +111,12 @@ fetch_prepare(struct imap_client *c, const struct imap_fetch *fetch,
 	bool need_file = false, first = true;
 	enum fetch_result r;
 	bool expunged = false;
+	uint64_t binsize;
 
 	for (unsigned int i = 0; i < fetch->body_count; i++) {
-		if (!fetch_body_from_cache(&fetch->bodies[i]))
+		if (!fetch_body_from_cache(&fetch->bodies[i]) &&
+		    !fetch_binsize_lookup(v, seq, &fetch->bodies[i],
+					  &binsize))
 			need_file = true;
 	}
 	if (need_file) {
@@ -126,7 +129,13 @@ fetch_prepare(struct imap_client *c, const struct imap_fetch *fetch,
 		const struct imap_fetch_body *b = &fetch->bodies[i];
 		struct fetch_src *s = &m->srcs[i];
 
-		if (!m->file_open) {
+		if (fetch_binsize_lookup(v, seq, b, &binsize)) {
+			/* decoded before: not again */
+			s->is_buf = true;
+			strbuf_init(&s->buf, 0);
+			s->vsize = binsize;
+			r = FETCH_OK;
+		} else if (!m->file_open) {
 			struct strbuf hdr;
 
 			strbuf_init(&hdr, STRBUF_UNLIMITED);
@@ -150,6 +159,8 @@ fetch_prepare(struct imap_client *c, const struct imap_fetch *fetch,
 			strbuf_release(&hdr);
 		} else {
 			r = fetch_body_src(m, b, s);
+			if (r == FETCH_OK && b->kind == IMAP_BODY_BINARY_SIZE)
+				fetch_binsize_store(v, seq, b, s->vsize);
 		}
 		if (r != FETCH_OK)
 			return r;

@@ -307,32 +307,6 @@ fetch_src_empty(struct fetch_src *s)
 	s->vsize = 0;
 }
 
-/*
- * The length of part p's header as Dovecot counts it. A part whose header
- * is ended by the next boundary, not by an empty line, gets from our
- * parser the line break before the boundary as its empty line; Dovecot
- * gives that line break to the boundary, so the header has no empty line
- * (BODY[n.MIME] "Content-Type: text/plain\r\n"). Seen as: no body, and the
- * byte after the header starts the boundary.
- */
-static uint64_t
-fetch_header_len(const struct fetch_msg *m, const struct mime_part *p)
-{
-	const char *d = m->file.data;
-	uint64_t len = p->header.physical, end = p->header_offset + len;
-
-	if (p->parent == NULL || p->body.physical != 0 || len == 0 ||
-	    end + 2 > m->file.size || end < 1 || d[end] != '-' ||
-	    d[end + 1] != '-' || d[end - 1] != '\n')
-		return len;
-	/* the header's last line must be empty */
-	if (len == 1 || d[end - 2] == '\n')
-		return len - 1;
-	if (d[end - 2] == '\r' && (len == 2 || d[end - 3] == '\n'))
-		return len - 2;
-	return len;
-}
-
 /* ---- BINARY (RFC 3516) ---- */
 
 /* Building BINARY[part] as Dovecot does (index-mail-binary.c): the part
@@ -465,7 +439,7 @@ fetch_bin_part(struct fetch_bin *bc, const struct mime_part *p,
 	       bool include_hdr, bool inside)
 {
 	const struct fetch_msg *m = bc->m;
-	uint64_t hlen = fetch_header_len(m, p);
+	uint64_t hlen = p->header.physical;
 	uint64_t hdr_end = p->header_offset + hlen;
 	uint64_t part_end =
 	    p->body.physical == 0 ? hdr_end : p->body_offset + p->body.physical;
@@ -545,7 +519,7 @@ fetch_bin_build(struct fetch_bin *bc, const struct mime_part *p,
 {
 	bc->copy_from = include_hdr
 			    ? p->header_offset
-			    : p->header_offset + fetch_header_len(bc->m, p);
+			    : p->header_offset + p->header.physical;
 	fetch_bin_part(bc, p, include_hdr, false);
 	if (bc->unknown)
 		return FETCH_UNKNOWN_CTE;
@@ -588,7 +562,7 @@ fetch_binary(struct fetch_msg *m, const struct imap_fetch_body *b,
 		if (r != FETCH_OK)
 			return r;
 		size = (int64_t)(fetch_part_vsize(m, p->header_offset,
-						  fetch_header_len(m, p)) +
+						  p->header.physical) +
 				 fetch_part_vsize(m, p->body_offset,
 						  p->body.physical)) +
 		       whole.size_delta;
@@ -599,11 +573,11 @@ fetch_binary(struct fetch_msg *m, const struct imap_fetch_body *b,
 		return FETCH_OK;
 	}
 	enc = fetch_part_encoding(m->file.data + p->header_offset,
-				  (size_t)fetch_header_len(m, p));
+				  (size_t)p->header.physical);
 	if (p->children == NULL && enc != MIME_ENCODING_UNKNOWN &&
 	    enc != MIME_ENCODING_BASE64 && enc != MIME_ENCODING_QP) {
 		/* nothing to decode: a range of the file */
-		uint64_t hlen = fetch_header_len(m, p);
+		uint64_t hlen = p->header.physical;
 		uint64_t start =
 		    include_hdr ? p->header_offset : p->body_offset;
 		uint64_t end = p->body.physical == 0
@@ -632,7 +606,7 @@ fetch_binary(struct fetch_msg *m, const struct imap_fetch_body *b,
 		uint64_t conv_len = s->buf.len;
 		uint64_t start =
 		    include_hdr ? p->header_offset
-				: p->header_offset + fetch_header_len(m, p);
+				: p->header_offset + p->header.physical;
 
 		strbuf_release(&s->buf);
 		s->is_buf = false;
@@ -686,7 +660,7 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 		}
 		if (section == IMAP_SECTION_MIME) {
 			fetch_src_range(m, s, p->header_offset,
-					fetch_header_len(m, p));
+					p->header.physical);
 			return FETCH_OK;
 		}
 		/* HEADER, TEXT: of the message this message/rfc822 part
@@ -701,7 +675,7 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 	switch (section) {
 	case IMAP_SECTION_HEADER:
 	case IMAP_SECTION_MIME:
-		fetch_src_range(m, s, p->header_offset, fetch_header_len(m, p));
+		fetch_src_range(m, s, p->header_offset, p->header.physical);
 		break;
 	case IMAP_SECTION_TEXT:
 	case IMAP_SECTION_ALL:
@@ -716,7 +690,7 @@ fetch_body_src(struct fetch_msg *m, const struct imap_fetch_body *b,
 		   header filter that keeps the empty line only if any */
 		if (fetch_header_fields(
 			b, m->file.data + p->header_offset,
-			(size_t)fetch_header_len(m, p),
+			(size_t)p->header.physical,
 			p == m->root && section == IMAP_SECTION_HEADER_FIELDS,
 			&s->buf) < 0)
 			return FETCH_ERROR;

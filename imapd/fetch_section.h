@@ -68,4 +68,13 @@ enum fetch_result fetch_body_src(struct fetch_msg *m,
    the whole message): no need to open the file. */
 bool fetch_body_from_cache(const struct imap_fetch_body *b);
 
+/* BINARY.SIZE answers of this session thread (fetch_binsize.c), by
+   mailbox, UIDVALIDITY, UID and part: lookup is true with *size_r when b
+   (a BINARY.SIZE item) of message seq of v was answered before; store
+   remembers an answer (a bounded cache, oldest replaced). */
+bool fetch_binsize_lookup(const struct imap_view *v, uint32_t seq,
+			  const struct imap_fetch_body *b, uint64_t *size_r);
+void fetch_binsize_store(const struct imap_view *v, uint32_t seq,
+			 const struct imap_fetch_body *b, uint64_t size);
+
 #endif

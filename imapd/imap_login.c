@@ -161,7 +161,8 @@ imap_login_auth_done(struct login_conn *c, enum login_auth_result res,
 		if (login_auth_failed(c, user, il->mech)) {
 			stream_printf(c->s, "* BYE Too many authentication "
 					    "failures.\r\n");
-			login_close(c, "Disconnected");
+			login_close(c,
+				    login_disconnect_reason(c, "Disconnected"));
 			return;
 		}
 		return;
@@ -197,7 +198,11 @@ imap_login_cmd(struct login_conn *c, const struct imap_command *cmd)
 	} else if (strcmp(name, "LOGOUT") == 0 && cmd->count == 0) {
 		stream_printf(c->s, "* BYE Logging out\r\n");
 		imap_login_tagged(c, "OK", "Logout completed.");
-		login_close(c, "Disconnected: Logged out");
+		/* Dovecot's CLIENT_UNAUTHENTICATED_LOGOUT_MSG with its
+		   account of the attempts */
+		login_close(c, login_disconnect_reason(
+				   c, "Disconnected: Aborted login by logging "
+				      "out"));
 		return IL_GONE;
 	} else if (strcmp(name, "STARTTLS") == 0 && cmd->count == 0) {
 		if (c->tls) {

@@ -16,8 +16,10 @@
  *   cmd_save.c      APPEND (MULTIAPPEND not offered), COPY, MOVE, UIDPLUS
  *   cmd_search.c    SEARCH, ESEARCH, SEARCHRES, SORT, THREAD (+ UID forms)
  *   cmd_list.c      LIST (LIST-EXTENDED, LIST-STATUS, SPECIAL-USE,
- *                   CHILDREN), LSUB, CREATE, DELETE, RENAME, SUBSCRIBE,
- *                   UNSUBSCRIBE, STATUS, GETQUOTA, GETQUOTAROOT
+ *                   CHILDREN), LSUB; the folder commands' table
+ *   cmd_mailbox.c   CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE
+ *   cmd_status.c    STATUS, GETQUOTA, GETQUOTAROOT, SETQUOTA
+ *   folders.c       mailbox names, imap_special_use, folders at login
  *   main.c          session_host_main() with imapd's spec
  *
  * Threads: every function here runs on the client's own thread, except
@@ -308,6 +310,9 @@ char *imap_mailbox_arg(struct imap_client *c, const struct imap_arg *arg);
  * at login. */
 int imap_folders_init(struct imap_client *c, const char **error_r);
 void imap_folders_deinit(struct imap_client *c);
+/* True when the userdb quota_rule sets a message limit: CAPABILITY then
+ * advertises QUOTA=RES-MESSAGE (RFC 9208 3), cmd_status.c. */
+bool imap_quota_has_messages(const struct imap_client *c);
 
 /* The session entry point (client.c). */
 void imap_session_run(struct session *s);

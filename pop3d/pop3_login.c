@@ -323,7 +323,9 @@ command(struct login_conn *c, char *line, size_t len)
 		goto bad;
 	case POP3_CMD_QUIT:
 		reply(c, "+OK Logging out");
-		login_close(c, "Disconnected: Aborted login by logging out");
+		login_close(c, login_disconnect_reason(
+				   c, "Disconnected: Aborted login by logging "
+				      "out"));
 		return false;
 	default:
 		reply(c, "-ERR Unknown command.");

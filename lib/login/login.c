@@ -150,10 +150,10 @@ login_close(struct login_conn *c, const char *reason)
 	server_client_done();
 }
 
-static const char *
+const char *
 login_disconnect_reason(struct login_conn *c, const char *what)
 {
-	static char buf[160];
+	static _Thread_local char buf[200];
 	struct login_conn_private *cp = PRIV(c);
 	long secs = (long)(time(NULL) - cp->created);
 

@@ -131,5 +131,9 @@ void login_resume_input(struct login_conn *c);
  * (no auth attempts in 10 secs)" style text, or NULL). Safe in
  * callbacks; c is gone afterwards. */
 void login_close(struct login_conn *c, const char *reason);
+/* what followed by Dovecot's account of the attempts, for login_close():
+ * "what (auth failed, N attempts in S secs)" or "what (no auth attempts
+ * in S secs)" (a per-thread buffer, valid until the next call). */
+const char *login_disconnect_reason(struct login_conn *c, const char *what);
 
 #endif

@@ -15,6 +15,10 @@
  * bounded. The matcher and the subscriptions parser/serializer are pure;
  * the other functions do blocking file I/O (session threads). Errors go to
  * *error_r (per-thread static, see maildir_set_error()).
+ *
+ * Implemented in mail_folders.c (names, matcher, listing),
+ * mail_folders_tree.c (create, delete, rename, usage) and mail_subs.c
+ * (subscriptions).
  */
 #ifndef MAIL_FOLDERS_H
 #define MAIL_FOLDERS_H
@@ -24,6 +28,8 @@
 #include <stdint.h>
 
 #define MAIL_FOLDERS_SEP '.'
+/* Longest UTF-8 name considered (the encoded form is limited anyway). */
+#define MAIL_FOLDERS_NAME_INPUT_MAX 2048
 /* A folder's directory name (".a.b", mUTF-7) must fit NAME_MAX. */
 #define MAIL_FOLDERS_DIRNAME_MAX 255
 /* Most folders listed (beyond, the listing fails). */
@@ -102,6 +108,9 @@ void mail_folder_list_free(struct mail_folder_list *list);
 /* The entry of name (canonical), or NULL. Binary search. */
 const struct mail_folder_info *
 mail_folder_list_find(const struct mail_folder_list *list, const char *name);
+/* The index of the first entry not sorting before key (strcmp). */
+size_t mail_folder_list_lower_bound(const struct mail_folder_list *list,
+				    const char *key);
 /* True when some entry lies below name. */
 bool mail_folder_list_has_children(const struct mail_folder_list *list,
 				   const char *name);

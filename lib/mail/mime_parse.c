@@ -328,6 +328,35 @@ boundaries_remove_newer(struct mime_parser *p, struct mime_boundary *keep)
 	}
 }
 
+/* RFC 2046 5.1.1: the line break before a boundary belongs to the
+   boundary. When a part's header ended with an empty line directly before
+   the boundary (its body is empty), that empty line's break is the one
+   before the boundary: the header ends before it, as in Dovecot (the
+   header has no empty line then; BODY[n.MIME] and BINARY[n] omit it).
+   Returns true when part was changed this way. */
+static bool
+header_give_break(struct mime_parser *p, struct mime_part_priv *part)
+{
+	struct mime_pos end;
+
+	if (part->body_start.offset != p->line_start.offset ||
+	    part->hdr_start.offset >= part->body_start.offset ||
+	    p->prev_nl == 0)
+		return false;
+	end = pos_before_break(p, &part->hdr_start);
+	part->body_start = end;
+	part->pub.body_offset = end.offset;
+	part->pub.header = size_between(&part->hdr_start, &end);
+	/* a message part's child began at the old body start and was cut
+	   empty by the boundary: it stays inside its parent */
+	for (struct mime_part *ch = part->pub.children; ch != NULL;
+	     ch = ch->next) {
+		ch->header_offset = end.offset;
+		ch->body_offset = end.offset;
+	}
+	return true;
+}
+
 /* A boundary line starts at p->line_start. */
 static void
 boundary_found(struct mime_parser *p, struct mime_boundary *b, bool epilogue)
@@ -348,7 +377,10 @@ boundary_found(struct mime_parser *p, struct mime_boundary *b, bool epilogue)
 		header_end(p, &end);
 	}
 	while (p->part != owner) {
-		part_end(p->part, above_cut ? &p->line_start : &end);
+		if (header_give_break(p, p->part))
+			part_end(p->part, &p->part->body_start);
+		else
+			part_end(p->part, above_cut ? &p->line_start : &end);
 		if (p->part == cut)
 			above_cut = true;
 		p->part = priv(p->part->pub.parent);

@@ -9,8 +9,10 @@
  * Structure rules are Dovecot 2.3's (message-parser.c), so that a store
  * moved between the two servers gives the same BODYSTRUCTURE:
  * - A part's header ends at the first empty line (LF or CRLF), which
- *   belongs to the header; or at a boundary line, when the line break
- *   before the boundary is not part of the header.
+ *   belongs to the header, unless a boundary line follows it directly:
+ *   then its line break is the boundary's and the header ends before it
+ *   (the part's body is empty). A header can also end at a boundary line;
+ *   the line break before the boundary is not part of the header.
  * - A line "--" + B, where B is the longest active boundary that is a
  *   prefix of the rest of the line, ends the parts below the multipart
  *   owning B; the line break before it belongs to the boundary, not to the

@@ -39,7 +39,7 @@ def test_greeting_and_capability(env):
     caps = caps_of(m.string)
     for c in (b"IMAP4rev1", b"IMAP4rev2", b"LITERAL+", b"ENABLE", b"IDLE",
               b"UIDPLUS", b"MOVE", b"NAMESPACE", b"ID", b"CONDSTORE",
-              b"QRESYNC", b"ESEARCH", b"BINARY"):
+              b"QRESYNC", b"ESEARCH", b"BINARY", b"UTF8=ACCEPT"):
         check(c in caps, f"{c!r} missing from {caps!r}")
     limit = [c for c in caps if c.startswith(b"APPENDLIMIT=")]
     check(limit == [b"APPENDLIMIT=10240000"], f"APPENDLIMIT: {limit!r}")
@@ -102,6 +102,25 @@ def test_enable(env):
     check(t.startswith(b"e4 BAD "), t)
     _, t = r.command("e5", 'ENABLE "CONDSTORE"')
     check(t.startswith(b"e5 BAD "), t)
+
+
+def test_enable_condstore_selected(env):
+    """RFC 7162 3.1: CONDSTORE enabled while a mailbox is selected sends
+    its HIGHESTMODSEQ; enabling it again (or while nothing is selected)
+    does not."""
+    env.deliver(b"From: a@example.org\nSubject: m\n\nbody\n")
+    r = env.raw()
+    r.expect(rb"^\* PREAUTH ")
+    u, t = r.command("s1", "SELECT INBOX")
+    check(t.startswith(b"s1 OK "), f"SELECT: {t}")
+    u, t = r.command("e1", "ENABLE CONDSTORE")
+    check(len(u) == 2 and u[0] == b"* ENABLED CONDSTORE\r\n" and
+          re.match(rb"^\* OK \[HIGHESTMODSEQ [1-9][0-9]*\] ", u[1])
+          is not None and t == b"e1 OK Enabled.",
+          f"ENABLE CONDSTORE while selected: {u} {t}")
+    u, t = r.command("e2", "ENABLE CONDSTORE QRESYNC")
+    check(u == [b"* ENABLED QRESYNC\r\n"],
+          f"HIGHESTMODSEQ sent again: {u}")
 
 
 def test_id(env):
@@ -430,6 +449,7 @@ TESTS = [
     test_imaplib_basics,
     test_logout_exact,
     test_enable,
+    test_enable_condstore_selected,
     test_id,
     test_unknown_and_state_errors,
     test_malformed,

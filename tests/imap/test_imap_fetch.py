@@ -203,6 +203,14 @@ def test_parts_and_binary(env):
             "pre\n--zz\nContent-Type: text/plain\n\none\n--zz\n"
             "Content-Type: application/octet-stream\n"
             "Content-Transfer-Encoding: base64\n\nAP8A/w==\n--zz--\n"),
+        # a part whose header's empty line is directly followed by the
+        # boundary: that line break is the boundary's (RFC 2046), so the
+        # header has no empty line, as Dovecot answers
+        msg(["From: a", "MIME-Version: 1.0",
+             "Content-Type: multipart/mixed; boundary=yy"],
+            "--yy\nContent-Type: text/plain\n\n--yy\n"
+            "Content-Type: text/plain\nContent-Transfer-Encoding: base64"
+            "\n\n--yy\nContent-Type: text/plain\n\ntwo\n--yy--\n"),
     ]
     put_files(env.maildir("INBOX"), blobs)
     m = env.connect()
@@ -261,6 +269,33 @@ def test_parts_and_binary(env):
     r = fetch1(m, "6", "BINARY.PEEK[2] BODY.PEEK[1] BODY.PEEK[2.MIME]")
     check(b"BINARY[2] ~{4}\r\n\x00\xff\x00\xff" in r, f"BINARY[2]: {r!r}")
     check(b"BODY[1] {3}\r\none" in r, f"BODY[1] multipart: {r!r}")
+    r = fetch1(m, "7", "BODY.PEEK[1.MIME] BODY.PEEK[1] BODY.PEEK[3.MIME]")
+    check(b"BODY[1.MIME] {26}\r\nContent-Type: text/plain\r\n BODY[1] "
+          in r, f"1.MIME ended by the boundary: {r!r}")
+    check(b"BODY[3.MIME] {28}\r\nContent-Type: text/plain\r\n\r\n" in r,
+          f"3.MIME with a body: {r!r}")
+    r = fetch1(m, "7", "BODY.PEEK[2.MIME] BINARY.SIZE[2]")
+    check(b"BODY[2.MIME] {61}\r\nContent-Type: text/plain\r\n"
+          b"Content-Transfer-Encoding: base64\r\n BINARY.SIZE[2] 0)" in r,
+          f"2.MIME ended by the boundary: {r!r}")
+    # BINARY.SIZE is cached per message and part: a repeat does not
+    # decode again. Shown by rewriting message 2's file in place (which
+    # Maildir never does): the size stays, BINARY reads the new file.
+    d = env.maildir("INBOX")
+    path = [os.path.join(d, "cur", f) for f in os.listdir(os.path.join(d, "cur"))
+            if open(os.path.join(d, "cur", f), "rb").read() == blobs[1]]
+    check(len(path) == 1, f"message 2's file: {path}")
+    with open(path[0], "wb") as fp:
+        fp.write(blobs[1].replace(b"AAECAwAA", b"AAECAwAABwgJ"))
+    r = fetch1(m, "2", "BINARY.SIZE[1]")
+    check(b"BINARY.SIZE[1] 6)" in r, f"BINARY.SIZE from the cache: {r!r}")
+    r = fetch1(m, "2", "BINARY.PEEK[1]")
+    check(b"BINARY[1] ~{9}\r\n" in r, f"BINARY reads the file: {r!r}")
+    r = fetch1(m, "2", "BINARY.SIZE[]")
+    check(b"BINARY.SIZE[] " in r, f"another part is computed: {r!r}")
+    r = fetch1(m, "7", "BODYSTRUCTURE")
+    check(b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 ' in r
+          and b'"base64" 0 0 ' in r, f"BODYSTRUCTURE sizes: {r!r}")
     m.logout()
 
 

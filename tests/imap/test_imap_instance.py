@@ -529,6 +529,67 @@ def test_failures(inst):
           f"3 failures: third NO, then BYE: {lines} {t!r}")
     check(c.eof(5), "3 failures: disconnected")
     c.close()
+    check(inst.wait_log(r"imap-login.*: Disconnected \(auth failed, 3 attempts "
+                        r"in \d+ secs\): user=<" + re.escape(USER) + r">, "
+                        r"method=PLAIN, rip=127\.0\.0\.3", 5, start)
+          is not None, "log: at the limit, Disconnected (auth failed, 3 ...)")
+
+    # a failure, then LOGOUT: Dovecot's "Aborted login by logging out"
+    c = Conn(inst.imap_port, timeout=30, source="127.0.0.4")
+    c.readline()
+    _, t = c.cmd("y1", f"LOGIN {quoted(USER)} \"wrong\"", timeout=30)
+    check(t.startswith("y1 NO "), f"wrong password: {t!r}")
+    lines, t = c.cmd("y2", "LOGOUT")
+    check(lines == ["* BYE Logging out"] and t == "y2 OK Logout completed.",
+          f"LOGOUT after a failure: {lines} {t!r}")
+    c.close()
+    check(inst.wait_log(r"imap-login.*: Disconnected: Aborted login by logging "
+                        r"out \(auth failed, 1 attempts in \d+ secs\): "
+                        r"user=<" + re.escape(USER) + r">, method=PLAIN, "
+                        r"rip=127\.0\.0\.4", 5, start) is not None,
+          "log: Aborted login by logging out (auth failed, 1 attempts ...)")
+    # LOGOUT without trying
+    c = Conn(inst.imap_port, timeout=30, source="127.0.0.5")
+    c.readline()
+    c.cmd("z1", "LOGOUT")
+    c.close()
+    check(inst.wait_log(r"imap-login.*: Disconnected: Aborted login by logging "
+                        r"out \(no auth attempts in \d+ secs\): .*"
+                        r"rip=127\.0\.0\.5", 5, start) is not None,
+          "log: Aborted login by logging out (no auth attempts ...)")
+
+
+def test_quota(inst):
+    """GETQUOTAROOT/GETQUOTA with the userdb's quota_rule (RFC 9208): both
+    resources are advertised and reported, usage counted from the
+    Maildir."""
+    c = Conn(inst.imap_port)
+    c.readline()
+    lines, t = login_line(c, "q0")
+    check(t.startswith("q0 OK"), f"login: {t!r}")
+    lines, t = c.cmd("q1", "CAPABILITY")
+    caps = lines[0].split() if lines else []
+    check("QUOTA=RES-STORAGE" in caps and "QUOTA=RES-MESSAGE" in caps,
+          f"QUOTA resources advertised: {caps}")
+    lines, t = c.cmd("q2", "STATUS INBOX (MESSAGES)")
+    m = re.search(r"MESSAGES (\d+)", " ".join(lines))
+    msgs = int(m.group(1)) if m else -1
+    lines, t = c.cmd("q3", "GETQUOTAROOT INBOX")
+    check(t.startswith("q3 OK") and re.fullmatch(r'\* QUOTAROOT "?INBOX"? ""', lines[0]) and
+          re.fullmatch(r'\* QUOTA "" \(STORAGE (\d+) 1048576 MESSAGE (\d+) '
+                       r'1000\)', lines[1]) is not None,
+          f"GETQUOTAROOT: {lines} {t!r}")
+    m = re.fullmatch(r'.*MESSAGE (\d+) 1000\)', lines[1] if len(lines) > 1
+                     else "")
+    check(m is not None and int(m.group(1)) >= msgs >= 1,
+          f"MESSAGE usage counts the messages ({msgs}): {lines}")
+    lines, t = c.cmd("q4", 'GETQUOTA ""')
+    check(t.startswith("q4 OK") and len(lines) == 1 and
+          lines[0].startswith('* QUOTA "" (STORAGE '), f"GETQUOTA: {lines}")
+    _, t = c.cmd("q5", 'SETQUOTA "" (STORAGE 1)')
+    check(t.startswith("q5 NO "), f"SETQUOTA refused: {t!r}")
+    c.cmd("q6", "LOGOUT")
+    c.close()
 
 
 def main():
@@ -544,7 +605,8 @@ def main():
                   f"{ext}:{p2} inet n - n - 1 imap-login -o ssl=required\n")
     inst, _ = imap_instance({USER: PASSWORD}, delivery=True,
                             master_cf_extra=extra,
-                            main_cf_extra="mail_max_userip_connections = 2\n")
+                            main_cf_extra="mail_max_userip_connections = 2\n",
+                            userdb_extra="quota_rule=*:storage=1G:messages=1000")
     t0 = time.time()
     with inst:
         inst.start()
@@ -560,6 +622,7 @@ def main():
                  ("Thunderbird", lambda: test_thunderbird(inst)),
                  ("processes", lambda: test_processes(inst)),
                  ("userip limit", lambda: test_userip_limit(inst)),
+                 ("quota", lambda: test_quota(inst)),
                  ("auth failures", lambda: test_failures(inst))]
         if ext:
             steps.insert(2, ("not secured", lambda: test_not_secured(inst, ext, ext_ports)))

@@ -198,15 +198,20 @@ def test_utf7_names(env):
     with open(os.path.join(root, "subscriptions")) as fp:
         check("Entw&APw-rfe.Gr&APwA3w-e\n" in fp.read(),
               "subscriptions hold the storage name")
+    # RFC 6855 3: after ENABLE UTF8=ACCEPT names are UTF-8 both ways
     u, t = cmd(raw, "u5", "ENABLE UTF8=ACCEPT")
-    if "* ENABLED UTF8=ACCEPT" in u:
-        u, t = cmd(raw, "u6", 'LIST "" "Entw*"')
-        check(set(lists(u)) == {"Entwürfe", "Entwürfe.Grüße"},
-              f"UTF-8 names after ENABLE: {u}")
-        u, t = cmd(raw, "u7", 'CREATE "Ölfass"')
-        check(" OK " in t and
-              os.path.isdir(os.path.join(root, ".&ANY-lfass")),
-              f"UTF-8 CREATE stored in mUTF-7: {t}")
+    check("* ENABLED UTF8=ACCEPT" in u, f"ENABLE UTF8=ACCEPT: {u}")
+    u, t = cmd(raw, "u6", 'LIST "" "Entw*"')
+    check(set(lists(u)) == {"Entwürfe", "Entwürfe.Grüße"},
+          f"UTF-8 names after ENABLE: {u}")
+    check(not any("&" in x for x in u), f"mUTF-7 sent after ENABLE: {u}")
+    u, t = cmd(raw, "u7", 'CREATE "Ölfass"')
+    check(" OK " in t and
+          os.path.isdir(os.path.join(root, ".&ANY-lfass")),
+          f"UTF-8 CREATE stored in mUTF-7: {t}")
+    u, t = cmd(raw, "u8", 'STATUS "Ölfass" (MESSAGES)')
+    check(u == ['* STATUS "Ölfass" (MESSAGES 0)'],
+          f"STATUS of a UTF-8 name: {u}")
 
 
 def test_delete_rename(env):
@@ -312,9 +317,80 @@ def test_quota(env):
     check("[NONEXISTENT]" in t, f"GETQUOTAROOT missing: {t}")
 
 
+def test_closed_and_rename_selected(env):
+    """[CLOSED] (RFC 7162 3.2.11, RFC 9051 7.1) only when a mailbox was
+    selected before; renaming the selected mailbox (or its parent) closes
+    it and ends the session, as DELETE does."""
+    root = env.maildir("INBOX")
+    env.maildir("Work.Sub")
+    env.maildir("Other")
+    raw = env.raw()
+    raw.expect(r"^\* PREAUTH")
+
+    def closed(u):
+        return any("[CLOSED]" in x for x in u)
+    u, t = cmd(raw, "c1", "SELECT INBOX")
+    check(" OK " in t and not closed(u), f"first SELECT: {u}")
+    u, t = cmd(raw, "c2", "EXAMINE Other")
+    check(" OK " in t and closed(u) and "[CLOSED]" in u[0],
+          f"reselect: [CLOSED] first: {u}")
+    cmd(raw, "c3", "UNSELECT")
+    u, t = cmd(raw, "c4", "SELECT INBOX")
+    check(" OK " in t and not closed(u), f"SELECT after UNSELECT: {u}")
+    u, t = cmd(raw, "c5", "SELECT Nope")
+    check(" NO " in t and closed(u), f"failed SELECT closes INBOX: {u} {t}")
+    u, t = cmd(raw, "c6", "SELECT INBOX")
+    check(" OK " in t and not closed(u),
+          f"SELECT after a failed SELECT: {u}")
+    # renaming an unselected mailbox keeps the session
+    u, t = cmd(raw, "r1", "RENAME Other Other2")
+    check(" OK " in t, f"RENAME unselected: {t}")
+    u, t = cmd(raw, "r2", "NOOP")
+    check(" OK " in t, f"session goes on: {t}")
+    u, t = cmd(raw, "s1", "SELECT Work.Sub")
+    check(" OK " in t, f"SELECT Work.Sub: {t}")
+    u, t = cmd(raw, "r3", "RENAME Work Done")
+    check(" OK " in t, f"RENAME the selected mailbox's parent: {t}")
+    bye = raw.readline().decode()
+    check(bye.startswith("* BYE Selected mailbox was renamed"),
+          f"BYE after renaming the selected mailbox: {bye!r}")
+    check(os.path.isdir(os.path.join(root, ".Done.Sub", "cur")) and
+          not os.path.exists(os.path.join(root, ".Work.Sub")),
+          f"renamed on disk: {os.listdir(root)}")
+
+
+def test_create_special_use(env):
+    """RFC 6154 5.2 CREATE ... (USE (...)): special uses come from
+    imap_special_use (as Dovecot's from its config): a configured one is
+    accepted, any other is NO [USEATTR] and nothing is created."""
+    root = env.maildir("INBOX")
+    raw = env.raw()
+    m = raw.expect(r"^\* PREAUTH")
+    check(b"CREATE-SPECIAL-USE" in m.string.split(),
+          f"CREATE-SPECIAL-USE advertised: {m.string}")
+    cmd(raw, "p0", "DELETE Sent")
+    u, t = cmd(raw, "p1", "CREATE Sent (USE (\\Sent))")
+    check(" OK " in t and os.path.isdir(os.path.join(root, ".Sent", "cur")),
+          f"CREATE with its configured use: {t}")
+    u, t = cmd(raw, "p2", 'LIST "" "Sent" RETURN (SPECIAL-USE)')
+    check(any("\\Sent" in x for x in u), f"LIST shows the use: {u}")
+    u, t = cmd(raw, "p3", "CREATE Mine (USE (\\Sent))")
+    check(" NO [USEATTR] " in t and
+          not os.path.exists(os.path.join(root, ".Mine")),
+          f"unconfigured use: {t}")
+    u, t = cmd(raw, "p4", "CREATE Mine (USE (\\Bogus))")
+    check(" NO [USEATTR] " in t, f"unknown use: {t}")
+    u, t = cmd(raw, "p5", "CREATE Mine (USE ())")
+    check(" OK " in t and os.path.isdir(os.path.join(root, ".Mine")),
+          f"empty USE list: {t}")
+    u, t = cmd(raw, "p6", "CREATE Other (FOO)")
+    check(" BAD " in t, f"unknown CREATE parameter: {t}")
+
+
 def main():
-    tests = (test_autocreate_and_patterns, test_listext, test_utf7_names,
-             test_delete_rename, test_dovecot_subscriptions, test_quota)
+    tests = (test_create_special_use, test_autocreate_and_patterns, test_listext, test_utf7_names,
+             test_delete_rename, test_dovecot_subscriptions, test_quota,
+             test_closed_and_rename_selected)
     for t in tests:
         with ImapEnv() as env:
             try:

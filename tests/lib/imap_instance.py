@@ -40,11 +40,12 @@ def user_maildir(inst, email):
 
 
 def imap_instance(users, delivery=False, main_cf_extra="", master_cf_extra="",
-                  cert_cn="mx.test.example", **kw):
+                  cert_cn="mx.test.example", userdb_extra="", **kw):
     """(Instance, Accounts) configured for IMAP; users: {email: password}
     (stored as {PLAIN}); cert_cn: the self-signed certificate's CN (mbsync
-    checks it against the host it connects to, "127.0.0.1"). Call
-    inst.start() (in a with block)."""
+    checks it against the host it connects to, "127.0.0.1");
+    userdb_extra: more static userdb fields ("quota_rule=*:storage=1G").
+    Call inst.start() (in a with block)."""
     # userdb without gid: imapd and lmtpd run as vmail in mail_owner's
     # group (instance.py), and a userdb gid other than the process's own
     # draws a warning on every session.
@@ -65,7 +66,7 @@ def imap_instance(users, delivery=False, main_cf_extra="", master_cf_extra="",
     inst.files["imapd.cf"] = "max_use = 2\n"
     inst.master_cf_extra = master_cf_extra
     inst.main_cf_extra = acc.main_cf() + f"""passdb = sqlite:{acc.maps['passdb']}
-userdb = static:uid={VMAIL_USER} home={inst.mail}/%d/%n
+userdb = static:uid={VMAIL_USER} home={inst.mail}/%d/%n{(" " + userdb_extra) if userdb_extra else ""}
 auth_client_path = $queue_directory/public/auth
 auth_socket_path = $queue_directory/private/auth-userdb
 auth_failure_delay = 0s

@@ -171,6 +171,58 @@ test_golden(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* RFC 2046: the line break before a boundary is the boundary's. A part
+   whose header's empty line is directly followed by the boundary has a
+   header without it and an empty body (as Dovecot counts it); a part with
+   a body keeps its empty line. */
+static void
+test_header_break_before_boundary(void **state)
+{
+	static const char msg[] = "Content-Type: multipart/mixed; boundary=b\n"
+				  "\n"
+				  "--b\n"
+				  "Content-Type: text/plain\n"
+				  "\n"
+				  "--b\r\n"
+				  "X: y\r\n"
+				  "\r\n"
+				  "--b\n"
+				  "X: z\n"
+				  "\n"
+				  "body\n"
+				  "--b--\n";
+	struct mime_part *root;
+	const struct mime_part *p1, *p2, *p3;
+
+	(void)state;
+	root = mime_parse_message(msg, sizeof(msg) - 1, NULL);
+	assert_int_equal(root->children_count, 3);
+	p1 = root->children;
+	p2 = p1->next;
+	p3 = p2->next;
+	/* "Content-Type: text/plain\n": 25 bytes, 1 line, no empty line */
+	assert_int_equal(p1->header.physical, 25);
+	assert_int_equal(p1->header.virtual, 26);
+	assert_int_equal(p1->header.lines, 1);
+	assert_int_equal(p1->body_offset, p1->header_offset + 25);
+	assert_int_equal(p1->body.physical, 0);
+	/* CRLF: "X: y\r\n" without the empty "\r\n" */
+	assert_int_equal(p2->header.physical, 6);
+	assert_int_equal(p2->header.virtual, 6);
+	assert_int_equal(p2->body.physical, 0);
+	/* a body follows: the empty line stays in the header */
+	assert_int_equal(p3->header.physical, 6);
+	assert_int_equal(p3->body.physical, 4);
+	/* the same tree when fed a byte at a time */
+	{
+		struct mime_part *c = parse_chunked(msg, sizeof(msg) - 1, 1);
+
+		assert_true(same_tree(root, c));
+		mime_part_free(&c);
+	}
+	mime_part_free(&root);
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -210,6 +262,14 @@ main(void)
 		tests[i].initial_state = names[i];
 	}
 	ret = _cmocka_run_group_tests("mime_golden", tests, n, NULL, NULL);
+	{
+		const struct CMUnitTest unit[] = {
+		    cmocka_unit_test(test_header_break_before_boundary),
+		};
+
+		ret |= cmocka_run_group_tests_name("mime_parse", unit, NULL,
+						   NULL);
+	}
 	for (i = 0; i < n; i++)
 		xfree(&names[i]);
 	return ret;
