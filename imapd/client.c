@@ -17,11 +17,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -933,6 +936,17 @@ client_init(struct client *cl, struct session *s)
 		(void)fcntl(cl->in_fd, F_SETFL, cl->in_flags | O_NONBLOCK);
 	if (cl->out_fd != cl->in_fd && cl->out_flags >= 0)
 		(void)fcntl(cl->out_fd, F_SETFL, cl->out_flags | O_NONBLOCK);
+	{
+		/* each command's reply already leaves in one write(); with
+		   Nagle the reply to the second of two pipelined commands
+		   (IDLE's DONE + NOOP, LOGIN + SELECT) waited for the
+		   client's delayed ACK, 40 ms. Not a TCP socket (-P, a
+		   TLS proxy's socketpair): ENOTSOCK/EOPNOTSUPP, ignored. */
+		int one = 1;
+
+		(void)setsockopt(cl->out_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
+	}
 
 	stream_max = var_message_size_limit > 0
 			 ? (uint64_t)var_message_size_limit

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "client_private.h"
 #include "imapd.h"
+#include "login/mail_watch.h"
 #include "login/session_host.h"
 #include "mail/imap_write.h"
 #include "mail/mail_params.h"
@@ -23,9 +23,11 @@
 #include "util/xmem.h"
 
 /* IDLE: wait this long after a change before syncing, so a burst of
- * deliveries gives one update (ms); without inotify, rescan this often. */
+ * deliveries gives one update (ms); without the process's watcher
+ * (login/mail_watch.h: no eventfd left), look at the directories' mtimes
+ * this often. */
 #define IDLE_SETTLE_MS 100
-#define IDLE_POLL_FALLBACK_MS 1000
+#define IDLE_POLL_FALLBACK_MS 5000
 /* ID (RFC 2971): at most 30 field/value pairs, fields of 30 octets and
  * values of 1024. */
 #define ID_MAX_PAIRS 30
@@ -216,54 +218,10 @@ cmd_namespace(struct imap_client *c, const struct imap_arg *args,
 	client_send_tagged(c, "OK", "Namespace completed.");
 }
 
-/* inotify on the selected Maildir's new/ and cur/: -1 when unavailable
- * (then IDLE rescans every second). */
-static int
-idle_watch(struct imap_client *c)
-{
-	static const char *const subdirs[] = {"new", "cur"};
-	int fd, ok = 0;
-	size_t i;
-
-	if (c->view == NULL || c->view->dir == NULL)
-		return -1;
-	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (fd < 0) {
-		log_warning("imap(%s): inotify_init1: %s (IDLE polls)", c->user,
-			    strerror(errno));
-		return -1;
-	}
-	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
-		char *path = xasprintf("%s/%s", c->view->dir, subdirs[i]);
-
-		if (inotify_add_watch(fd, path,
-				      IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM |
-					  IN_DELETE | IN_ATTRIB) >= 0)
-			ok++;
-		else
-			log_warning("imap(%s): inotify_add_watch %s: %s",
-				    c->user, path, strerror(errno));
-		xfree(&path);
-	}
-	if (ok == 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static void
-idle_drain(int fd)
-{
-	char buf[4096]
-	    __attribute__((aligned(__alignof__(struct inotify_event))));
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
-
-/* RFC 2177 IDLE: changes of the selected mailbox (inotify) reach the
- * client within IDLE_SETTLE_MS; "* OK Still here" every
+/* RFC 2177 IDLE: changes of the selected mailbox reach the client within
+ * IDLE_SETTLE_MS of the process's one watcher (login/mail_watch.h) seeing
+ * them: at once with inotify, within MAIL_WATCH_POLL_MS past
+ * fs.inotify.max_user_watches. "* OK Still here" every
  * imap_idle_notify_interval keeps NAT boxes from forgetting the
  * connection (Dovecot's wording). The inactivity timeout still applies,
  * as RFC 2177 allows: clients re-issue IDLE every 29 minutes. */
@@ -273,7 +231,7 @@ cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
 	struct client *cl = client_of(c);
 	int64_t notify_ms = var_imap_idle_notify_interval * 1000LL;
 	int64_t next_notify, sync_at = -1, now;
-	int ifd;
+	struct mail_watch *watch = NULL;
 
 	(void)args;
 	if (count != 0) {
@@ -285,10 +243,14 @@ cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
 	if (c->view != NULL)
 		(void)imap_view_sync(c, 0);
 	client_send_line(c, "+ idling");
-	ifd = idle_watch(c);
+	if (c->view != NULL && c->view->dir != NULL)
+		watch = mail_watch_add(c->view->dir);
+	/* most of an idle session's memory is its copy of the listing and
+	   the index: drop it until something changes */
+	imap_view_release(c);
 	now = client_now_ms();
 	next_notify = now + notify_ms;
-	if (c->view != NULL && ifd < 0)
+	if (c->view != NULL && watch == NULL)
 		sync_at = now + IDLE_POLL_FALLBACK_MS;
 	for (;;) {
 		const char *line;
@@ -296,6 +258,11 @@ cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
 		int64_t timeout, left;
 		int r = client_line(cl, false, &line, &len);
 
+		/* the tagged reply syncs the view first: it needs the
+		   listing back */
+		if ((r == LINE_OK || r == LINE_TOOLONG) &&
+		    imap_view_restore(c) < 0)
+			break;
 		if (r == LINE_OK) {
 			if (len == 4 && strncasecmp(line, "DONE", 4) == 0) {
 				cl->sync_flags = 0;
@@ -316,11 +283,19 @@ cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
 			break;
 		}
 		if (sync_at >= 0 && now >= sync_at) {
-			/* without inotify (e.g. past fs.inotify.
-			 * max_user_instances, 128 by default, per uid) only
-			 * a changed directory is rescanned */
-			(void)imap_view_sync(c, ifd < 0 ? IMAP_SYNC_FAST : 0);
-			sync_at = ifd < 0 && c->view != NULL
+			/* the changes signalled so far are this sync's; a
+			 * later one (say, another session moving the new
+			 * file to cur/) wakes us again. Without this, every
+			 * session of a busy folder synced twice per delivery */
+			if (watch != NULL)
+				mail_watch_clear(watch);
+			if (imap_view_restore(c) < 0)
+				break;
+			/* without the watcher only a changed directory is
+			 * rescanned (view.c compares mtimes) */
+			(void)imap_view_sync(c, watch == NULL ? IMAP_SYNC_FAST
+							      : 0);
+			sync_at = watch == NULL && c->view != NULL
 				      ? now + IDLE_POLL_FALLBACK_MS
 				      : -1;
 			continue;
@@ -336,19 +311,21 @@ cmd_idle(struct imap_client *c, const struct imap_arg *args, unsigned int count)
 			timeout = left;
 		if (timeout > 60000)
 			timeout = 60000;
-		r = client_wait(cl, ifd, (int)timeout);
+		r = client_wait(cl, watch != NULL ? mail_watch_fd(watch) : -1,
+				(int)timeout);
 		if (r < 0)
 			break;
 		if ((r & 2) != 0) {
-			idle_drain(ifd);
+			mail_watch_clear(watch);
 			if (sync_at < 0)
 				sync_at = client_now_ms() + IDLE_SETTLE_MS;
 		}
 		if ((r & 1) != 0 && client_read_some(cl) < 0)
 			break;
 	}
-	if (ifd >= 0)
-		close(ifd);
+	mail_watch_remove(&watch);
+	if (!c->disconnect)
+		(void)imap_view_restore(c);
 }
 
 const struct imap_command_def imap_cmds_client[] = {

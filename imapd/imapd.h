@@ -7,7 +7,7 @@
  *   client.c        the command loop: reading lines and literals through
  *                   mail/imap_parse.h, dispatch, states, output, timeouts,
  *                   ENABLE state; CAPABILITY NOOP LOGOUT ID ENABLE
- *                   NAMESPACE CHECK IDLE (inotify + view sync)
+ *                   NAMESPACE CHECK IDLE (login/mail_watch + view sync)
  *   view.c          the selected mailbox: SELECT EXAMINE CLOSE UNSELECT
  *                   EXPUNGE (UID EXPUNGE), STORE, CONDSTORE/QRESYNC, the
  *                   seq<->UID map, untagged EXISTS/EXPUNGE/VANISHED/FETCH
@@ -291,6 +291,14 @@ int imap_keywords_letters(const char *dir, const char *const *names,
 
 /* Closes the view (no expunge); c->view becomes NULL. */
 void imap_view_close(struct imap_client *c);
+/* IDLE: an idling session keeps only what its client was told; the
+ * Maildir listing and the index copy (most of a session's memory) are
+ * dropped, and read again by imap_view_restore() before the next sync or
+ * command. No-op without a view or with work queued for the index. */
+void imap_view_release(struct imap_client *c);
+/* 0, or -1 after telling the client (BYE when UIDVALIDITY changed meanwhile;
+ * c->disconnect set). No-op unless released. */
+int imap_view_restore(struct imap_client *c);
 
 /*
  * Folders (cmd_list.c over mail/mail_folders.h): the Maildir++ tree of the

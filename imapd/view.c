@@ -2,8 +2,9 @@
  * view - the selected mailbox of an IMAP session: the sequence number <->
  * UID map, the sync that tells the client what changed (EXPUNGE or
  * VANISHED, FETCH FLAGS, EXISTS, RECENT) and the index access the other
- * view_*.c files share (view_select.c: SELECT & co, view_store.c: STORE
- * and EXPUNGE, view_msg.c: message data and STATUS).
+ * view_*.c files share (view_select.c: SELECT & co, view_open.c: the
+ * listing, from the index when nothing changed, view_store.c: STORE and
+ * EXPUNGE, view_msg.c: message data and STATUS).
  *
  * Truth is the Maildir (mail/mailbox.h lists it, Dovecot-compatible);
  * mail/mail_index.h keeps flags, modseqs, \Recent ownership and cached
@@ -47,47 +48,19 @@ now_usecs(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static int64_t
-ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static void
-dir_mtime(const char *dir, const char *sub, struct timespec *ts_r)
-{
-	char *path = xasprintf("%s/%s", dir, sub);
-	struct stat st;
-
-	if (stat(path, &st) == 0)
-		*ts_r = st.st_mtim;
-	else
-		*ts_r = (struct timespec){0, 0};
-	xfree(&path);
-}
-
-/* A directory changed within the second before we looked may change
- * again without its mtime moving (coarse timestamps): Dovecot treats it as
- * dirty, and so do we. */
-static bool
-mtime_clean(const struct timespec *mtime, const struct timespec *when)
-{
-	return mtime->tv_sec != 0 && when->tv_sec > mtime->tv_sec + 1;
-}
-
 static bool
 dirs_changed(const struct imap_view *v)
 {
 	const struct imap_view_private *p = v->priv;
 	struct timespec cur, new;
 
-	if (!mtime_clean(&p->cur_mtime, &p->scanned_at) ||
-	    !mtime_clean(&p->new_mtime, &p->scanned_at))
+	if (!view_mtime_clean(&p->cur_mtime, &p->scanned_at) ||
+	    !view_mtime_clean(&p->new_mtime, &p->scanned_at))
 		return true;
-	dir_mtime(v->dir, "cur", &cur);
-	dir_mtime(v->dir, "new", &new);
-	return ts_ns(&cur) != ts_ns(&p->cur_mtime) ||
-	       ts_ns(&new) != ts_ns(&p->new_mtime);
+	view_dir_mtime(v->dir, "cur", &cur);
+	view_dir_mtime(v->dir, "new", &new);
+	return view_ts_ns(&cur) != view_ts_ns(&p->cur_mtime) ||
+	       view_ts_ns(&new) != view_ts_ns(&p->new_mtime);
 }
 
 bool
@@ -138,27 +111,12 @@ view_scan(struct imap_view *v, const char **error_r)
 		p->listed = false;
 		return 0;
 	}
-	dir_mtime(v->dir, "cur", &p->cur_mtime);
-	dir_mtime(v->dir, "new", &p->new_mtime);
+	view_dir_mtime(v->dir, "cur", &p->cur_mtime);
+	view_dir_mtime(v->dir, "new", &p->new_mtime);
 	clock_gettime(CLOCK_REALTIME, &p->scanned_at);
 	if (mailbox_sync(p->box, error_r) < 0)
 		return -1;
 	p->rescan = false;
-	return 0;
-}
-
-int
-view_open_box(struct imap_view *v, const char **error_r)
-{
-	struct imap_view_private *p = v->priv;
-
-	dir_mtime(v->dir, "cur", &p->cur_mtime);
-	dir_mtime(v->dir, "new", &p->new_mtime);
-	clock_gettime(CLOCK_REALTIME, &p->scanned_at);
-	/* EXAMINE too lets new files get their UIDs, as Dovecot does */
-	if (mailbox_open(v->dir, NULL, &p->box, error_r) < 0)
-		return -1;
-	p->listed = true;
 	return 0;
 }
 
@@ -200,8 +158,10 @@ view_index_begin(struct imap_view *v, bool scan, const char **error_r)
 		mail_index_unlock(&fd);
 		return -1;
 	}
-	scan = scan || p->rescan;
-	if (p->idx == NULL || mail_index_peek(v->dir, &ino, &gen) <= 0 ||
+	scan = (scan || p->rescan) && !p->from_index;
+	p->from_index = false;
+	/* peek gives 0 for a present and a missing file alike (ino 0) */
+	if (p->idx == NULL || mail_index_peek(v->dir, &ino, &gen) < 0 ||
 	    ino != p->idx_ino || gen != p->idx_gen) {
 		ret = mail_index_read(v->dir, &idx, &ino, error_r);
 		if (ret < 0)
@@ -242,18 +202,31 @@ view_index_begin(struct imap_view *v, bool scan, const char **error_r)
 		}
 		if (mail_index_sync_disk(p->idx, dm, p->box->count))
 			changed = true;
+		{
+			uint32_t f = p->idx->hdr_flags &
+				     ~(uint32_t)MAIL_INDEX_F_NAMES_EXACT;
+
+			if (view_names_exact(p->box, dm))
+				f |= MAIL_INDEX_F_NAMES_EXACT;
+			if (f != p->idx->hdr_flags) {
+				p->idx->hdr_flags = f;
+				changed = true;
+			}
+		}
 		xfree(&dm);
 		if (p->idx->next_uid != p->box->next_uid) {
 			p->idx->next_uid = p->box->next_uid;
 			changed = true;
 		}
 		{
-			int64_t cur = mtime_clean(&p->cur_mtime, &p->scanned_at)
-					  ? ts_ns(&p->cur_mtime)
-					  : 0;
-			int64_t new = mtime_clean(&p->new_mtime, &p->scanned_at)
-					  ? ts_ns(&p->new_mtime)
-					  : 0;
+			int64_t cur =
+			    view_mtime_clean(&p->cur_mtime, &p->scanned_at)
+				? view_ts_ns(&p->cur_mtime)
+				: 0;
+			int64_t new =
+			    view_mtime_clean(&p->new_mtime, &p->scanned_at)
+				? view_ts_ns(&p->new_mtime)
+				: 0;
 
 			if (p->idx->cur_mtime != cur ||
 			    p->idx->new_mtime != new) {
@@ -282,6 +255,8 @@ view_index_end(struct imap_view *v, int *lock_fd, bool changed)
 	if (p->idx_dirty)
 		changed = true;
 	p->idx_dirty = false;
+	if (changed)
+		view_cache_compact(v);
 	if (changed) {
 		if (mail_index_write(v->dir, p->idx, &ino, &error) < 0) {
 			if (!p->index_broken)

@@ -42,6 +42,8 @@ struct imap_view_private {
 	struct timespec cur_mtime, new_mtime, scanned_at;
 	bool rescan;	   /* the listing is stale (we expunged) */
 	bool listed;	   /* box was just listed: the next scan may skip it */
+	bool from_index;   /* ... from p->idx (view_open.c): nothing to
+			      reconcile with it either */
 	bool idx_dirty;	   /* p->idx changed in view_index_begin() */
 	bool index_broken; /* index write failed once: logged, kept in memory */
 	struct view_fill *fills;
@@ -65,14 +67,43 @@ void view_send_fetch_flags(struct imap_client *c, uint32_t seq, bool uid,
 void view_send_flags(struct imap_client *c);
 /* Reloads keyword names from dovecot-keywords; true when they changed. */
 bool view_keywords_reload(struct imap_view *v);
-/* Lists the Maildir into p->box (mailbox_open), noting the directory
- * mtimes first. */
-int view_open_box(struct imap_view *v, const char **error_r);
+
 /* Index of message seq in p->box->msgs, or -1 (gone). */
 long view_box_idx(const struct imap_view *v, uint32_t seq);
 /* Removes messages marked in del (view indexes) from the view and queues
  * EXPUNGE or VANISHED unless silent. */
 void view_remove(struct imap_client *c, const bool *del, bool silent);
+
+/* view_open.c */
+static inline int64_t
+view_ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* A directory changed within the second before we looked may change
+ * again without its mtime moving (coarse timestamps): Dovecot treats it as
+ * dirty, and so do we. */
+static inline bool
+view_mtime_clean(const struct timespec *mtime, const struct timespec *when)
+{
+	return mtime->tv_sec != 0 && when->tv_sec > mtime->tv_sec + 1;
+}
+
+/* dir/sub's mtime, {0, 0} when it cannot be stat()ed. */
+void view_dir_mtime(const char *dir, const char *sub, struct timespec *ts_r);
+/* Fills p->box, noting the directory mtimes first: from the index and
+ * dovecot-uidlist when the index's last full scan saw cur/ and new/ as
+ * they are now (MAIL_INDEX_F_NAMES_EXACT; p->idx is then that index),
+ * else by listing (mailbox_open). */
+int view_open_box(struct imap_view *v, const char **error_r);
+/* Whether every message of box is in cur/ named base":2,"<the letters its
+ * flags in dm give> (for MAIL_INDEX_F_NAMES_EXACT). */
+bool view_names_exact(const struct mailbox *box,
+		      const struct mail_index_disk_msg *dm);
+/* Compacts the cache file when blobs of expunged messages are a good part
+ * of it (exclusive index lock held; p->idx is written right after). */
+void view_cache_compact(struct imap_view *v);
 
 /* view_store.c */
 struct maildir_keywords;

@@ -7,11 +7,11 @@
  *   header (96 bytes): "DTIX" version uidvalidity first_recent_uid
  *     highest_modseq expunge_floor generation cache_id count exp_count
  *     next_uid cur/ and new/ mtimes (ns) of the last clean scan,
+ *     hdr_flags (MAIL_INDEX_F_*; 0 in files from before it),
  *     checksum (FNV-1a 64 of everything else)
  *   count records of 48 bytes, exp_count expunge records of 12 bytes
  *
- * Cache file: "DTIC" version cache_id, then blobs "DTCB" uid and four
- * lengths followed by the four fields.
+ * The cache file is mail_index_cache.c's.
  *
  * Content is untrusted: every count is checked against the file size and
  * the limits before anything is allocated.
@@ -26,57 +26,10 @@
 #include <unistd.h>
 
 #include "mail/mail_index.h"
+#include "mail/mail_index_private.h"
 #include "mail/maildir.h"
 #include "util/strbuf.h"
 #include "util/xmem.h"
-
-#define INDEX_MAGIC "DTIX"
-#define INDEX_VERSION 1
-#define HDR_SIZE 96
-#define CSUM_OFF 88
-#define REC_SIZE 48
-#define EXP_SIZE 12
-#define CACHE_MAGIC "DTIC"
-#define CACHE_HDR_SIZE 16
-#define BLOB_MAGIC "DTCB"
-#define BLOB_HDR_SIZE (8 + 4 * MAIL_INDEX_CACHE_FIELDS)
-#define INDEX_FILE_MAX                                                         \
-	(HDR_SIZE + (size_t)MAIL_INDEX_RECS_MAX * REC_SIZE +                   \
-	 (size_t)MAIL_INDEX_EXPUNGED_MAX * EXP_SIZE)
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static uint64_t
 checksum(const unsigned char *data, size_t len)
@@ -171,6 +124,7 @@ mail_index_parse(const void *data, size_t len, struct mail_index **idx_r,
 	idx->next_uid = get32(p + 56);
 	idx->cur_mtime = (int64_t)get64(p + 64);
 	idx->new_mtime = (int64_t)get64(p + 72);
+	idx->hdr_flags = get32(p + 80);
 	idx->recs = xreallocarray(NULL, (size_t)count + 1, sizeof(*idx->recs));
 	idx->alloc = (size_t)count + 1;
 	idx->expunged =
@@ -235,6 +189,7 @@ mail_index_serialize(const struct mail_index *idx, size_t *len_r)
 	put32(p + 56, idx->next_uid);
 	put64(p + 64, (uint64_t)idx->cur_mtime);
 	put64(p + 72, (uint64_t)idx->new_mtime);
+	put32(p + 80, idx->hdr_flags);
 	p += HDR_SIZE;
 	for (size_t i = 0; i < idx->count; i++, p += REC_SIZE) {
 		const struct mail_index_rec *r = &idx->recs[i];
@@ -420,55 +375,6 @@ mail_index_flags_letters(const char *old, uint8_t flags, uint32_t keywords,
 	out[n] = '\0';
 }
 
-void *
-mail_index_cache_encode(uint32_t uid, const struct strbuf *fields,
-			size_t *len_r)
-{
-	size_t len = BLOB_HDR_SIZE;
-	unsigned char *buf, *p;
-
-	for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++)
-		len += fields[i].len;
-	buf = xmalloc(len);
-	memcpy(buf, BLOB_MAGIC, 4);
-	put32(buf + 4, uid);
-	p = buf + BLOB_HDR_SIZE;
-	for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++) {
-		put32(buf + 8 + 4 * i, (uint32_t)fields[i].len);
-		if (fields[i].len > 0)
-			memcpy(p, fields[i].data, fields[i].len);
-		p += fields[i].len;
-	}
-	*len_r = len;
-	return buf;
-}
-
-int
-mail_index_cache_decode(const void *blob, size_t len, uint32_t uid,
-			unsigned int field, struct strbuf *out)
-{
-	const unsigned char *p = blob;
-	size_t off = BLOB_HDR_SIZE, total = BLOB_HDR_SIZE;
-
-	if (len < BLOB_HDR_SIZE || memcmp(p, BLOB_MAGIC, 4) != 0 ||
-	    get32(p + 4) != uid || field >= MAIL_INDEX_CACHE_FIELDS)
-		return -1;
-	for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++) {
-		uint32_t flen = get32(p + 8 + 4 * i);
-
-		if (flen > len - total)
-			return -1;
-		if (i < field)
-			off += flen;
-		total += flen;
-	}
-	if (total != len)
-		return -1;
-	return strbuf_append(out, p + off, get32(p + 8 + 4 * field));
-}
-
-/* File I/O */
-
 int
 mail_index_lock(const char *dir, bool exclusive, const char **error_r)
 {
@@ -524,8 +430,8 @@ read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int
-write_all(int fd, const void *buf, size_t len)
+int
+mail_index_write_all(int fd, const void *buf, size_t len)
 {
 	size_t done = 0;
 
@@ -615,9 +521,9 @@ mail_index_peek(const char *dir, uint64_t *ino_r, uint64_t *generation_r)
 
 /* Writes data to dir/name through a temporary file and rename(). No
  * fsync: the index is a cache, rebuilt from the Maildir after a crash. */
-static int
-replace_file(const char *dir, const char *name, const void *data, size_t len,
-	     uint64_t *ino_r, const char **error_r)
+int
+mail_index_replace_file(const char *dir, const char *name, const void *data,
+			size_t len, uint64_t *ino_r, const char **error_r)
 {
 	char *tmp = xasprintf("%s/%s.tmp", dir, name);
 	char *path = xasprintf("%s/%s", dir, name);
@@ -627,7 +533,8 @@ replace_file(const char *dir, const char *name, const void *data, size_t len,
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
-	if (fd < 0 || write_all(fd, data, len) < 0 || fstat(fd, &st) < 0) {
+	if (fd < 0 || mail_index_write_all(fd, data, len) < 0 ||
+	    fstat(fd, &st) < 0) {
 		*error_r =
 		    maildir_set_error("write(%s): %s", tmp, strerror(errno));
 		ret = -1;
@@ -661,69 +568,8 @@ mail_index_write(const char *dir, struct mail_index *idx, uint64_t *ino_r,
 
 	idx->generation++;
 	data = mail_index_serialize(idx, &len);
-	ret = replace_file(dir, MAIL_INDEX_NAME, data, len, ino_r, error_r);
+	ret = mail_index_replace_file(dir, MAIL_INDEX_NAME, data, len, ino_r,
+				      error_r);
 	xfree(&data);
 	return ret;
-}
-
-int
-mail_index_cache_create(const char *dir, uint64_t *cache_id_r,
-			const char **error_r)
-{
-	unsigned char hdr[CACHE_HDR_SIZE];
-	struct timespec ts;
-	uint64_t id;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	id = ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec) ^
-	     ((uint64_t)getpid() << 48);
-	memcpy(hdr, CACHE_MAGIC, 4);
-	put32(hdr + 4, INDEX_VERSION);
-	put64(hdr + 8, id);
-	if (replace_file(dir, MAIL_INDEX_CACHE_NAME, hdr, sizeof(hdr), NULL,
-			 error_r) < 0)
-		return -1;
-	*cache_id_r = id;
-	return 0;
-}
-
-int
-mail_index_cache_open(const char *dir, uint64_t *cache_id_r,
-		      const char **error_r)
-{
-	char *path = xasprintf("%s/%s", dir, MAIL_INDEX_CACHE_NAME);
-	int fd = open(path, O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-	unsigned char hdr[CACHE_HDR_SIZE];
-
-	if (fd < 0) {
-		*error_r =
-		    maildir_set_error("open(%s): %s", path, strerror(errno));
-		xfree(&path);
-		return -1;
-	}
-	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-	    memcmp(hdr, CACHE_MAGIC, 4) != 0) {
-		*error_r = maildir_set_error("%s: not a cache file", path);
-		close(fd);
-		xfree(&path);
-		return -1;
-	}
-	xfree(&path);
-	*cache_id_r = get64(hdr + 8);
-	return fd;
-}
-
-int
-mail_index_cache_append(int fd, const void *blob, size_t len, uint64_t *off_r,
-			const char **error_r)
-{
-	off_t off = lseek(fd, 0, SEEK_END);
-
-	if (off < 0 || write_all(fd, blob, len) < 0) {
-		*error_r =
-		    maildir_set_error("cache append: %s", strerror(errno));
-		return -1;
-	}
-	*off_r = (uint64_t)off;
-	return 0;
 }

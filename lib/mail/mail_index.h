@@ -57,6 +57,14 @@ struct strbuf;
 #define MAIL_INDEX_HAVE_VSIZE 0x02
 #define MAIL_INDEX_HAVE_CACHE 0x04
 
+/* mail_index.hdr_flags */
+/* At the last full scan every message was in cur/ named "<its base in
+ * dovecot-uidlist>:2,<the letters mail_index_flags_letters("", flags,
+ * keywords) gives>": with cur/'s and new/'s mtimes unchanged since, the
+ * file names follow from the uidlist and the records without listing
+ * cur/ (imapd's SELECT; written as 0 by indexes before this flag). */
+#define MAIL_INDEX_F_NAMES_EXACT 0x01
+
 /* Cached fields, in blob order. */
 #define MAIL_INDEX_CACHE_FIELDS 4
 
@@ -90,6 +98,7 @@ struct mail_index {
 	   changing (then nobody may skip the next scan). */
 	uint32_t next_uid;
 	int64_t cur_mtime, new_mtime;
+	uint32_t hdr_flags;	     /* MAIL_INDEX_F_*, as of the same scan */
 	struct mail_index_rec *recs; /* ascending uid */
 	size_t count, alloc;
 	struct mail_index_expunged *expunged; /* ascending modseq */
@@ -180,5 +189,24 @@ int mail_index_cache_open(const char *dir, uint64_t *cache_id_r,
  * exclusive lock held): *off_r its offset. */
 int mail_index_cache_append(int fd, const void *blob, size_t len,
 			    uint64_t *off_r, const char **error_r);
+
+/* Cache compaction, as Dovecot purges its cache: when at least
+ * MAIL_INDEX_COMPACT_MIN_BYTES and MAIL_INDEX_COMPACT_PERCENT of the
+ * cache file are blobs no record points at (expunged messages). */
+#define MAIL_INDEX_COMPACT_MIN_BYTES (32u * 1024)
+#define MAIL_INDEX_COMPACT_PERCENT 20u
+/* Whether a cache file of file_size bytes for idx is worth compacting
+ * (pure). */
+bool mail_index_cache_wants_compact(const struct mail_index *idx,
+				    uint64_t file_size);
+/* Rewrites the cache file with only the blobs idx's records point at
+ * (exclusive lock held; the file must carry idx->cache_id): a new cache
+ * id, the records' offsets moved, records whose blob is unreadable lose
+ * MAIL_INDEX_HAVE_CACHE. The caller writes idx next (until then other
+ * sessions see another cache id and use no cache, as after a rebuild).
+ * 0 (also when the file is not idx's cache: left alone), or -1 with
+ * *error_r and idx unchanged. */
+int mail_index_cache_compact(const char *dir, struct mail_index *idx,
+			     const char **error_r);
 
 #endif

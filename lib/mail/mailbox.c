@@ -360,6 +360,37 @@ msgs_free(struct mailbox *box)
 	box->count = 0;
 }
 
+/* msg (uid and filename set) takes its sizes from the name and its W and
+ * P fields from the uidlist record rec (may be NULL). */
+static void
+msg_fill(struct mailbox_msg *msg, const struct maildir_uidlist_rec *rec)
+{
+	struct maildir_name mn;
+	const char *value;
+
+	if (maildir_name_parse(msg->filename, &mn) == 0) {
+		msg->has_size = mn.has_size;
+		msg->size = mn.size;
+		msg->has_vsize = mn.has_vsize;
+		msg->vsize = mn.vsize;
+	}
+	if (rec == NULL)
+		return;
+	value = maildir_uidlist_rec_ext(rec, 'W');
+	if (!msg->has_vsize && value != NULL && *value != '\0') {
+		char *end;
+		unsigned long long v = strtoull(value, &end, 10);
+
+		if (*end == '\0' && value[0] != '-') {
+			msg->has_vsize = true;
+			msg->vsize = v;
+		}
+	}
+	value = maildir_uidlist_rec_ext(rec, 'P');
+	if (value != NULL)
+		msg->pop3_uidl = xstrdup(value);
+}
+
 static void
 build_msgs(struct mailbox *box, struct scan *scan)
 {
@@ -370,35 +401,13 @@ build_msgs(struct mailbox *box, struct scan *scan)
 	for (size_t i = 0; i < scan->count; i++) {
 		struct scan_file *f = &scan->files[i];
 		struct mailbox_msg *msg;
-		struct maildir_name mn;
-		const char *value;
 
 		if (f->uid == 0 || scan_is_dup(scan, i))
 			continue;
 		msg = &box->msgs[n++];
 		*msg = (struct mailbox_msg){.uid = f->uid, .in_new = f->in_new};
 		msg->filename = xstrdup(f->name);
-		if (maildir_name_parse(msg->filename, &mn) == 0) {
-			msg->has_size = mn.has_size;
-			msg->size = mn.size;
-			msg->has_vsize = mn.has_vsize;
-			msg->vsize = mn.vsize;
-		}
-		if (f->rec == NULL)
-			continue;
-		value = maildir_uidlist_rec_ext(f->rec, 'W');
-		if (!msg->has_vsize && value != NULL && *value != '\0') {
-			char *end;
-			unsigned long long v = strtoull(value, &end, 10);
-
-			if (*end == '\0' && value[0] != '-') {
-				msg->has_vsize = true;
-				msg->vsize = v;
-			}
-		}
-		value = maildir_uidlist_rec_ext(f->rec, 'P');
-		if (value != NULL)
-			msg->pop3_uidl = xstrdup(value);
+		msg_fill(msg, f->rec);
 	}
 	box->count = n;
 	qsort(box->msgs, n, sizeof(*box->msgs), msg_uid_cmp);
@@ -487,6 +496,62 @@ mailbox_open(const char *dir, const struct mailbox_settings *set,
 	}
 	*box_r = box;
 	return 0;
+}
+
+int
+mailbox_open_known(const char *dir, uint32_t uid_validity, uint32_t next_uid,
+		   mailbox_known_fn *known, void *ctx, size_t count,
+		   struct mailbox **box_r, const char **error_r)
+{
+	struct maildir_uidlist *list = NULL;
+	struct mailbox *box;
+	char letters[MAILBOX_LETTERS_MAX + 1];
+	int ret;
+
+	if (count > MAILBOX_MESSAGES_MAX)
+		return 0;
+	ret = maildir_uidlist_read(dir, &list, error_r);
+	if (ret <= 0)
+		return ret;
+	if (list->uid_validity != uid_validity || list->next_uid != next_uid) {
+		maildir_uidlist_free(&list);
+		return 0;
+	}
+	box = xcalloc(1, sizeof(*box));
+	box->dir = xstrdup(dir);
+	box->uid_validity = uid_validity;
+	box->next_uid = next_uid;
+	box->msgs = xreallocarray(NULL, count + 1, sizeof(*box->msgs));
+	for (size_t i = 0; i < count; i++) {
+		struct mailbox_msg *msg = &box->msgs[i];
+		const struct maildir_uidlist_rec *rec;
+		struct maildir_name mn;
+		uint32_t uid;
+
+		known(ctx, i, &uid, letters);
+		rec = maildir_uidlist_lookup(list, uid);
+		if (rec == NULL || (i > 0 && uid <= box->msgs[i - 1].uid))
+			break;
+		*msg = (struct mailbox_msg){.uid = uid};
+		msg->filename =
+		    xasprintf("%.*s:2,%s", (int)base_len(rec->filename),
+			      rec->filename, letters);
+		if (maildir_name_parse(msg->filename, &mn) < 0) {
+			xfree(&msg->filename);
+			break;
+		}
+		box->count = i + 1;
+		msg_fill(msg, rec);
+	}
+	maildir_uidlist_free(&list);
+	if (box->count != count) {
+		/* the uidlist does not know a UID (or a name is invalid):
+		   the caller lists the directories */
+		mailbox_close(&box);
+		return 0;
+	}
+	*box_r = box;
+	return 1;
 }
 
 void

@@ -58,6 +58,26 @@ int mailbox_open(const char *dir, const struct mailbox_settings *set,
 		 struct mailbox **box_r, const char **error_r);
 void mailbox_close(struct mailbox **boxp);
 
+/* Longest flag letters after ":2," (52 letters). */
+#define MAILBOX_LETTERS_MAX 52
+/* Gives message i (of count, ascending uid) of a mailbox_open_known():
+ * its UID and the letters after ":2," (NUL-ended, at most
+ * MAILBOX_LETTERS_MAX). */
+typedef void mailbox_known_fn(void *ctx, size_t i, uint32_t *uid_r,
+			      char *letters_r);
+/* Opens dir without listing cur/ and new/ (imapd's SELECT of an unchanged
+ * folder): the caller knows, from an index written when the directories
+ * had the mtimes they have now, that new/ is empty and cur/ holds
+ * exactly count files, message i named "<its base in dovecot-uidlist>:2,
+ * <letters>". Reads dovecot-uidlist only; never renames or writes. 1 with
+ * *box_r; 0 when the uidlist disagrees (missing, another UIDVALIDITY or
+ * next UID, a UID it does not know): the caller uses mailbox_open(); -1
+ * with *error_r when the uidlist cannot be read. */
+int mailbox_open_known(const char *dir, uint32_t uid_validity,
+		       uint32_t next_uid, mailbox_known_fn *known, void *ctx,
+		       size_t count, struct mailbox **box_r,
+		       const char **error_r);
+
 /* Rescans cur/ and new/ and rebuilds box->msgs: messages that vanished
  * are dropped, new ones get UIDs. UIDVALIDITY changing under us (the
  * uidlist was recreated) is an error: the caller must end the session. */

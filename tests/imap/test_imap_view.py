@@ -451,6 +451,152 @@ def test_status(env):
     one(un, r"^\* STATUS Work \(MESSAGES 3 RECENT 3 UNSEEN 1\)$")
 
 
+def age_dirs(env, secs=10):
+    """Sets cur/ and new/ mtimes secs in the past; returns cur/'s (ns)."""
+    md = env.maildir()
+    t = int((time.time() - secs) * 1e9)
+    for sub in ("cur", "new"):
+        os.utime(os.path.join(md, sub), ns=(t, t))
+    return t
+
+
+def sneak(env, subj, cur_ns):
+    """A file put into cur/ with cur/'s mtime set back to cur_ns: only a
+    session that lists cur/ sees it."""
+    md = env.maildir()
+    path = env.deliver(MSG.format(subj=subj), flags="S")
+    os.utime(os.path.join(md, "cur"), ns=(cur_ns, cur_ns))
+    return path
+
+
+def test_select_unlisted(env):
+    """SELECT of a folder unchanged since the index was written takes the
+    file names from dovecot-uidlist and the index instead of listing cur/
+    (Dovecot's maildir sync does the same), and lists it again once cur/
+    changed or a name did not follow from the flags."""
+    p1 = env.deliver(MSG.format(subj="one"), flags="S")
+    env.deliver(MSG.format(subj="two"), flags="S", keywords=("$Work",))
+    t = age_dirs(env)
+    r = session(env)
+    un = ok(r, "SELECT INBOX")
+    one(un, r"^\* 2 EXISTS$")
+    ok(r, "LOGOUT")
+    # unchanged mtimes: the next SELECT does not list cur/ (the sneaked
+    # file stays unseen), yet names, flags and contents are right
+    sneak(env, "sneaked", t)
+    r = session(env)
+    un = ok(r, "SELECT INBOX")
+    one(un, r"^\* 2 EXISTS$")
+    un = ok(r, "FETCH 1:* (UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    text = "\n".join(un)
+    check("Subject: one" in text and "Subject: two" in text, un)
+    fl = fetch_flags(un)
+    check(fl.get(1) == {"\\Seen"} and fl.get(2) == {"\\Seen", "$Work"}, fl)
+    # STORE renames the file whose name came from the index
+    ok(r, "STORE 1 +FLAGS (\\Flagged)")
+    cur = os.path.join(env.maildir(), "cur")
+    check(os.path.exists(os.path.join(cur, base_of(p1) + ":2,FS")),
+          os.listdir(cur))
+    ok(r, "LOGOUT")
+    # cur/ changed (the STORE): listed again, the sneaked file appears
+    r = session(env)
+    un = ok(r, "SELECT INBOX")
+    one(un, r"^\* 3 EXISTS$")
+    ok(r, "LOGOUT")
+    # a name with a letter the index does not keep ("P", passed): the
+    # index cannot name it, so every SELECT lists cur/
+    os.rename(os.path.join(cur, base_of(p1) + ":2,FS"),
+              os.path.join(cur, base_of(p1) + ":2,FPS"))
+    t = age_dirs(env)
+    r = session(env)
+    un = ok(r, "SELECT INBOX")
+    one(un, r"^\* 3 EXISTS$")
+    ok(r, "LOGOUT")
+    sneak(env, "sneaked 2", t)
+    r = session(env)
+    un = ok(r, "SELECT INBOX")
+    one(un, r"^\* 4 EXISTS$")
+    un = ok(r, "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    check(find(un, r"Subject: one"), un)
+    check(fetch_flags(un).get(1) == {"\\Seen", "\\Flagged"}, un)
+
+
+def test_cache_compacted(env):
+    """Blobs of expunged messages are dropped from dovetail.index.cache
+    once they are a good part of it (not only when the index is
+    rebuilt); the other messages' cached data stays right."""
+    pad = "X-Pad: " + "p" * 70 + "\n"
+    for i in range(30):
+        env.deliver(MSG.format(subj=f"c{i}").replace(
+            "\n\n", "\n" + pad * 30 + "\n", 1))
+    r = session(env)
+    ok(r, "SELECT INBOX")
+    un = ok(r, "FETCH 1:* (ENVELOPE BODYSTRUCTURE)")
+    check(len(find(un, r"ENVELOPE")) == 30, un)
+    cache = os.path.join(env.maildir(), "dovetail.index.cache")
+    before = os.path.getsize(cache)
+    check(before > 60000, f"cache only {before} bytes")
+    ok(r, "STORE 1:20 +FLAGS.SILENT (\\Deleted)")
+    ok(r, "EXPUNGE")
+    after = os.path.getsize(cache)
+    check(after < before / 2, f"cache not compacted: {before} -> {after}")
+    un = ok(r, "FETCH 1:* (ENVELOPE)")
+    subjects = [re.search(r'"(c\d+)"', l).group(1) for l in find(un, r"ENVELOPE")]
+    check(subjects == [f"c{i}" for i in range(20, 30)], subjects)
+    ok(r, "LOGOUT")
+    r = session(env)
+    ok(r, "SELECT INBOX")
+    un = ok(r, "FETCH 10 (ENVELOPE)")
+    check(find(un, r'"c29"'), un)
+
+
+def test_idle_release(env):
+    """An IDLE session drops its listing and index copy while idling and
+    reads them again on a change or at DONE: flags another session set,
+    a delivery and an expunge all arrive, the session then works as
+    before; a dovecot-uidlist recreated with another UIDVALIDITY during
+    IDLE ends the session with BYE (a fresh listing alone could not
+    tell)."""
+    for i in range(3):
+        env.deliver(MSG.format(subj=f"i{i}"), flags="S")
+    r = session(env)
+    ok(r, "SELECT INBOX")
+    r2 = session(env)
+    ok(r2, "SELECT INBOX")
+    r.send(b"i1 IDLE\r\n")
+    r.expect(rb"^\+ idling")
+    ok(r2, "STORE 2 +FLAGS (\\Flagged)")
+    r.expect(rb"^\* 2 FETCH \(FLAGS \(.*\\Flagged", timeout=5)
+    env.deliver(MSG.format(subj="i3"))
+    r.expect(rb"^\* 4 EXISTS", timeout=5)
+    ok(r2, "STORE 1 +FLAGS.SILENT (\\Deleted)")
+    ok(r2, "EXPUNGE")
+    r.expect(rb"^\* 1 EXPUNGE", timeout=5)
+    r.send(b"DONE\r\n")
+    r.expect(rb"^i1 OK Idle completed")
+    un = ok(r, "FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    text = "\n".join(un)
+    check(len(find(un, r"^\* \d FETCH")) == 3 and "Subject: i1" in text
+          and "Subject: i3" in text and "Subject: i0" not in text, un)
+    ok(r, "STORE 1 +FLAGS (\\Answered)")
+    # IDLE, DONE without changes, IDLE again, then the uidlist is replaced
+    r.send(b"i2 IDLE\r\nDONE\r\n")
+    r.expect(rb"^i2 OK Idle completed")
+    ok(r2, "LOGOUT")
+    r.send(b"i3 IDLE\r\n")
+    r.expect(rb"^\+ idling")
+    ul = os.path.join(env.maildir(), "dovecot-uidlist")
+    with open(ul) as f:
+        lines = f.read().split("\n")
+    hdr = lines[0].split()
+    hdr = [("V%d" % (int(h[1:]) + 7) if h.startswith("V") else h) for h in hdr]
+    with open(ul + ".new", "w") as f:
+        f.write(" ".join(hdr) + "\n" + "\n".join(lines[1:]))
+    os.rename(ul + ".new", ul)
+    env.deliver(MSG.format(subj="i4"))
+    r.expect(rb"^\* BYE .*UIDVALIDITY", timeout=5)
+
+
 TESTS = [
     test_select_dovecot_store,
     test_examine,
@@ -463,6 +609,9 @@ TESTS = [
     test_changed_on_disk,
     test_index_rebuild,
     test_status,
+    test_select_unlisted,
+    test_cache_compacted,
+    test_idle_release,
 ]
 
 

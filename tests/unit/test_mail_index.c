@@ -56,6 +56,7 @@ test_roundtrip(void **state)
 	assert_int_equal(back->highest_modseq, 102);
 	assert_int_equal(back->next_uid, 6);
 	assert_int_equal(back->cache_id, 42);
+	assert_int_equal(back->hdr_flags, 0);
 	assert_int_equal(back->count, 2);
 	assert_int_equal(back->recs[0].uid, 1);
 	assert_int_equal(back->recs[0].flags, MAIL_FLAG_SEEN);
@@ -286,6 +287,120 @@ test_files(void **state)
 	assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* hdr_flags (MAIL_INDEX_F_NAMES_EXACT) and the mtimes survive a round
+ * trip. */
+static void
+test_hdr_flags(void **state)
+{
+	struct mail_index *idx = sample_index(), *back = NULL;
+	const char *error;
+	size_t len;
+	void *data;
+
+	(void)state;
+	idx->hdr_flags = MAIL_INDEX_F_NAMES_EXACT;
+	idx->cur_mtime = 1700000000123456789LL;
+	idx->new_mtime = 1700000000987654321LL;
+	data = mail_index_serialize(idx, &len);
+	assert_int_equal(mail_index_parse(data, len, &back, &error), 0);
+	assert_int_equal(back->hdr_flags, MAIL_INDEX_F_NAMES_EXACT);
+	assert_int_equal(back->cur_mtime, 1700000000123456789LL);
+	assert_int_equal(back->new_mtime, 1700000000987654321LL);
+	mail_index_free(&back);
+	xfree(&data);
+	mail_index_free(&idx);
+}
+
+/* Blobs of expunged messages are dropped by compaction once they are
+ * 20% and 32 kB of the file; the survivors' blobs move and still decode;
+ * the cache id changes. */
+static void
+test_cache_compact(void **state)
+{
+	char tmpl[] = "/tmp/test_mail_index.XXXXXX";
+	char *dir = mkdtemp(tmpl), *path;
+	struct mail_index *idx = sample_index();
+	struct strbuf fields[MAIL_INDEX_CACHE_FIELDS], out;
+	uint64_t cache_id, cache_id2, off;
+	const char *error;
+	struct stat st;
+	int lock, fd;
+	size_t len = 0;
+	void *blob;
+
+	(void)state;
+	assert_non_null(dir);
+	lock = mail_index_lock(dir, true, &error);
+	assert_true(lock >= 0);
+	assert_int_equal(mail_index_cache_create(dir, &cache_id, &error), 0);
+	idx->cache_id = cache_id;
+	fd = mail_index_cache_open(dir, &cache_id2, &error);
+	assert_true(fd >= 0);
+	for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++)
+		strbuf_init(&fields[i], 100000);
+	/* a 30 kB blob for each of UIDs 1, 2, 5 */
+	for (size_t k = 0; k < idx->count; k++) {
+		struct mail_index_rec *r = &idx->recs[k];
+
+		for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++) {
+			strbuf_reset(&fields[i]);
+			for (unsigned int j = 0; j < 750; j++)
+				assert_int_equal(
+				    strbuf_printf(&fields[i], "u%u.%08u",
+						  r->uid, j), 0);
+		}
+		blob = mail_index_cache_encode(r->uid, fields, &len);
+		assert_int_equal(
+		    mail_index_cache_append(fd, blob, len, &off, &error), 0);
+		r->have |= MAIL_INDEX_HAVE_CACHE;
+		r->cache_off = off;
+		r->cache_len = (uint32_t)len;
+		xfree(&blob);
+	}
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	assert_false(mail_index_cache_wants_compact(idx, (uint64_t)st.st_size));
+	/* one of three expunged: 33% garbage, over 32 kB */
+	mail_index_expunge(idx, 2, mail_index_next_modseq(idx));
+	assert_true(mail_index_cache_wants_compact(idx, (uint64_t)st.st_size));
+	assert_int_equal(mail_index_cache_compact(dir, idx, &error), 0);
+	assert_int_not_equal(idx->cache_id, cache_id);
+	assert_int_equal(idx->recs[0].cache_off, 16);
+	assert_int_equal(idx->recs[1].cache_off, 16 + idx->recs[0].cache_len);
+	path = xasprintf("%s/%s", dir, MAIL_INDEX_CACHE_NAME);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((uint64_t)st.st_size,
+			 16 + (uint64_t)idx->recs[0].cache_len +
+			     idx->recs[1].cache_len);
+	assert_false(mail_index_cache_wants_compact(idx, (uint64_t)st.st_size));
+	fd = mail_index_cache_open(dir, &cache_id2, &error);
+	assert_true(fd >= 0);
+	assert_int_equal(cache_id2, idx->cache_id);
+	blob = xmalloc(idx->recs[1].cache_len);
+	assert_int_equal(pread(fd, blob, idx->recs[1].cache_len,
+			       (off_t)idx->recs[1].cache_off),
+			 (ssize_t)idx->recs[1].cache_len);
+	strbuf_init(&out, 100000);
+	assert_int_equal(mail_index_cache_decode(blob, idx->recs[1].cache_len,
+						 5, 2, &out),
+			 0);
+	assert_memory_equal(strbuf_cstr(&out), "u5.00000000u5.00000001", 22);
+	strbuf_release(&out);
+	xfree(&blob);
+	close(fd);
+	/* a cache file of another index is left alone */
+	cache_id2 = idx->cache_id;
+	idx->cache_id++;
+	assert_int_equal(mail_index_cache_compact(dir, idx, &error), 0);
+	assert_int_equal(idx->cache_id, cache_id2 + 1);
+	mail_index_unlock(&lock);
+	for (unsigned int i = 0; i < MAIL_INDEX_CACHE_FIELDS; i++)
+		strbuf_release(&fields[i]);
+	xfree(&path);
+	mail_index_free(&idx);
+	assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 int
 main(void)
 {
@@ -297,6 +412,8 @@ main(void)
 	    cmocka_unit_test(test_flag_letters),
 	    cmocka_unit_test(test_cache_blob),
 	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_hdr_flags),
+	    cmocka_unit_test(test_cache_compact),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
