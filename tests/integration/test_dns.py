@@ -37,6 +37,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "lib"))
 from dovetail_test import BUILD_DIR, need_program  # noqa: E402
+from dnssec_zone import (Unbound, free_udp_tcp_port, other_ksk,  # noqa: E402
+                         sign_zone)
 
 TOOL = os.path.join(BUILD_DIR, "tests", "dns_tool")
 TLSA_HEX = "0123456789abcdef" * 4
@@ -49,40 +51,6 @@ def check(cond, what):
     else:
         print(f"FAIL: {what}")
         failures.append(what)
-
-
-def free_udp_tcp_port():
-    for _ in range(50):
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind(("127.0.0.1", 0))
-        port = u.getsockname()[1]
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            t.close()
-            u.close()
-        return port
-    raise RuntimeError("no free port")
-
-
-def dns_query(port, name, qtype, timeout=1.0):
-    """One UDP query; returns the rcode, or None without an answer."""
-    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
-    pkt = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + qname + \
-        b"\0" + struct.pack(">HH", qtype, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(timeout)
-    try:
-        s.sendto(pkt, ("127.0.0.1", port))
-        data = s.recv(4096)
-        return data[3] & 0x0f
-    except OSError:
-        return None
-    finally:
-        s.close()
 
 
 class UdpPeer:
@@ -181,23 +149,10 @@ def make_signed_zones(tmp):
     """Signs dnssec.test and bogus.test; returns the trust anchor file,
     which holds dnssec.test's real KSK and an unrelated key for
     bogus.test (so bogus.test validates as bogus)."""
-    keygen = need_program("ldns-keygen", "ldnsutils")
-    signzone = need_program("ldns-signzone", "ldnsutils")
-
-    def run(*args):
-        return subprocess.run(args, cwd=tmp, check=True, capture_output=True,
-                              text=True).stdout.strip()
     anchors = []
     for z in ("dnssec.test", "bogus.test"):
-        with open(os.path.join(tmp, z + ".zone"), "w") as f:
-            f.write(SIGNED_ZONE.format(z=z, tlsa=TLSA_HEX))
-        ksk = run(keygen, "-a", "ECDSAP256SHA256", "-k", z)
-        zsk = run(keygen, "-a", "ECDSAP256SHA256", z)
-        run(signzone, "-n", z + ".zone", ksk, zsk)
-        if z == "bogus.test":
-            ksk = run(keygen, "-a", "ECDSAP256SHA256", "-k", z)
-        with open(os.path.join(tmp, ksk + ".key")) as f:
-            anchors += [x for x in f if "DNSKEY" in x]
+        ksk = sign_zone(tmp, z, SIGNED_ZONE.format(z=z, tlsa=TLSA_HEX))
+        anchors.append(other_ksk(tmp, z) if z == "bogus.test" else ksk)
     ta = os.path.join(tmp, "trust-anchors")
     with open(ta, "w") as f:
         f.writelines(anchors)
@@ -205,59 +160,15 @@ def make_signed_zones(tmp):
 
 
 def start_unbound(tmp, port, sf_port):
-    unbound = need_program("unbound", "unbound")
-    lines = [
-        "server:",
-        "  interface: 127.0.0.1",
-        f"  port: {port}",
-        "  do-daemonize: no",
-        '  username: ""',
-        '  chroot: ""',
-        f'  directory: "{tmp}"',
-        f'  pidfile: "{tmp}/unbound.pid"',
-        "  use-syslog: no",
-        '  logfile: ""',
-        "  verbosity: 1",
-        "  do-ip6: no",
-        "  do-not-query-localhost: no",
-        "  access-control: 127.0.0.0/8 allow",
-        '  module-config: "iterator"',
-        '  local-zone: "test." static',
-        '  local-zone: "sf.test." transparent',
-        '  local-zone: "dnssec.test." transparent',
-        '  local-zone: "bogus.test." transparent',
-    ]
-    lines += [f"  local-data: '{rr}'" for rr in ZONE]
-    lines += [f'  local-data-ptr: "{p}"' for p in PTRS]
-    for z in ("dnssec.test", "bogus.test"):
-        lines += ["auth-zone:", f'  name: "{z}."',
-                  f'  zonefile: "{tmp}/{z}.zone.signed"',
-                  "  for-downstream: yes", "  for-upstream: yes",
-                  "  fallback-enabled: no"]
-    lines += [
-        "forward-zone:",
-        '  name: "sf.test."',
-        f"  forward-addr: 127.0.0.1@{sf_port}",
-        "remote-control:",
-        "  control-enable: no",
-    ]
-    conf = os.path.join(tmp, "unbound.conf")
-    with open(conf, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    log = open(os.path.join(tmp, "unbound.log"), "w")
-    proc = subprocess.Popen([unbound, "-d", "-c", conf], stdout=log,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        if dns_query(port, "multi.test", 15, 0.3) == 0:
-            return proc
-        time.sleep(0.1)
-    proc.kill()
-    with open(os.path.join(tmp, "unbound.log")) as f:
-        print(f.read())
-    raise RuntimeError("unbound did not start")
+    """unbound with ZONE and PTRS, the signed zones, and sf.test forwarded
+    to the SERVFAIL peer."""
+    return Unbound(tmp, port, local_data=ZONE,
+                   auth_zones=("dnssec.test", "bogus.test"),
+                   probe="multi.test",
+                   server_extra=['  local-zone: "sf.test." transparent'] +
+                   [f'  local-data-ptr: "{p}"' for p in PTRS],
+                   tail=["forward-zone:", '  name: "sf.test."',
+                         f"  forward-addr: 127.0.0.1@{sf_port}"])
 
 
 def tool(resolver, *args, timeout_ms=5000):
@@ -526,11 +437,7 @@ def main():
             check(silent.queries > 0, "the silent peer was asked")
         finally:
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                proc.stop()
             servfail.close()
             silent.close()
     passed = "passed" if not failures else "failed"

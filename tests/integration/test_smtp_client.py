@@ -26,7 +26,8 @@ from dovetail_test import need_program, need_root  # noqa: E402
 from instance import Instance, wait_for  # noqa: E402
 from queue_tools import inject, wake_qmgr  # noqa: E402
 from smtp_peer import SMTPPeer  # noqa: E402
-from test_dns import UdpPeer, free_udp_tcp_port, dns_query  # noqa: E402
+from test_dns import UdpPeer  # noqa: E402
+from dnssec_zone import dns_rcode, free_udp_tcp_port  # noqa: E402
 
 FAILURES = []
 
@@ -68,7 +69,7 @@ def start_unbound(tmp, port, sf_port, silent_port, zone):
     for _ in range(150):
         if proc.poll() is not None:
             break
-        if dns_query(port, "two.test", 15, 0.3) == 0:
+        if dns_rcode(port, "two.test", 15) == 0:
             return proc
     proc.kill()
     raise RuntimeError("unbound did not start")

@@ -27,7 +27,8 @@ from dovetail_test import need_program, need_root  # noqa: E402
 from instance import AUTH_USER, MAIL_OWNER, Instance, ensure_user, free_port, mail_suite, wait_for  # noqa: E402
 from queue_tools import inject, wake_qmgr  # noqa: E402
 from smtp_peer import SMTPPeer  # noqa: E402
-from test_dns import UdpPeer, free_udp_tcp_port  # noqa: E402
+from test_dns import UdpPeer  # noqa: E402
+from dnssec_zone import free_udp_tcp_port  # noqa: E402
 from test_smtp_client import make_cert, start_unbound  # noqa: E402
 
 FAILURES = []

@@ -6,8 +6,11 @@ KSK's DNSKEY line for a trust anchor file (tmp/<name>.zone.signed is what
 unbound serves). Unbound(tmp, port, local_data=[...], auth_zones=[...])
 starts Debian's unbound on 127.0.0.1:port: unsigned records as local-data
 under a static "test." zone, every signed zone as an auth-zone (the
-validation happens in the client, which holds the trust anchor). Used by
-test_smtp_dane.py; test_dns.py keeps its own copy of the same approach.
+validation happens in the client, which holds the trust anchor),
+server_extra and tail add configuration lines (local-zone, forward-zone).
+other_ksk(tmp, name) makes a key the zone was not signed with (a trust
+anchor that makes the zone bogus). Used by test_dns.py and
+test_smtp_dane.py.
 """
 import os
 import socket
@@ -30,6 +33,16 @@ def sign_zone(tmp, name, text):
     ksk = run(keygen, "-a", "ECDSAP256SHA256", "-k", name)
     zsk = run(keygen, "-a", "ECDSAP256SHA256", name)
     run(signzone, "-n", name + ".zone", ksk, zsk)
+    with open(os.path.join(tmp, ksk + ".key")) as f:
+        return "".join(x for x in f if "DNSKEY" in x)
+
+
+def other_ksk(tmp, name):
+    """The DNSKEY line of a fresh KSK for name that signed nothing."""
+    keygen = need_program("ldns-keygen", "ldnsutils")
+    ksk = subprocess.run([keygen, "-a", "ECDSAP256SHA256", "-k", name],
+                         cwd=tmp, check=True, capture_output=True,
+                         text=True).stdout.strip()
     with open(os.path.join(tmp, ksk + ".key")) as f:
         return "".join(x for x in f if "DNSKEY" in x)
 
@@ -68,7 +81,8 @@ def dns_rcode(port, name, qtype, timeout=0.3):
 
 
 class Unbound:
-    def __init__(self, tmp, port, local_data=(), auth_zones=(), probe=None):
+    def __init__(self, tmp, port, local_data=(), auth_zones=(), probe=None,
+                 server_extra=(), tail=()):
         unbound = need_program("unbound", "unbound")
         self.port = port
         lines = ["server:", "  interface: 127.0.0.1", f"  port: {port}",
@@ -80,11 +94,13 @@ class Unbound:
                  '  module-config: "iterator"', '  local-zone: "test." static']
         lines += [f'  local-zone: "{z}." transparent' for z in auth_zones]
         lines += [f"  local-data: '{rr}'" for rr in local_data]
+        lines += list(server_extra)
         for z in auth_zones:
             lines += ["auth-zone:", f'  name: "{z}."',
                       f'  zonefile: "{tmp}/{z}.zone.signed"',
                       "  for-downstream: yes", "  for-upstream: yes",
                       "  fallback-enabled: no"]
+        lines += list(tail)
         lines += ["remote-control:", "  control-enable: no"]
         conf = os.path.join(tmp, "unbound.conf")
         with open(conf, "w") as f:
